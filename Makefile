@@ -1,0 +1,34 @@
+# Two commands do all set-up on a fresh machine with Python 3.10+ and make:
+#   make lab    - JupyterLab on notebooks/ (creates .venv from the lock on first use)
+#   make test   - unit tests + every notebook under nbval (same environment)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.ottt-edu-installed
+KERNEL := ottt-edu
+
+.PHONY: lab test env lock clean
+
+env: $(STAMP)
+
+$(STAMP): requirements-lock.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23"
+	$(BIN)/python -m pip install --quiet -r requirements-lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "Python (ottt-edu)"
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Re-pin the lock from the current environment (after a deliberate upgrade).
+lock: $(STAMP)
+	{ head -n 3 requirements-lock.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^ottt'; } > requirements-lock.tmp
+	mv requirements-lock.tmp requirements-lock.txt
+
+clean:
+	rm -rf $(VENV) build *.egg-info test-artifacts

@@ -1,0 +1,259 @@
+"""Leaky integrate-and-fire neurons: ``LIFNode`` (for BPTT) and ``OTTTLIFNode`` (for OTTT).
+
+English
+    Both neurons integrate an input current ``x[t]`` into a leaky membrane potential ``v``,
+    emit a spike when ``v`` reaches ``v_threshold`` and then reset. ``LIFNode`` keeps the whole
+    history of ``v`` in the autograd graph, as backpropagation through time (BPTT) needs.
+    ``OTTTLIFNode`` detaches ``v`` at the start of every step, so the graph of a step never
+    reaches into earlier steps, and keeps a presynaptic trace ``a[t]`` (no gradient) that the
+    next layer uses for its weight gradient (see ``GradwithTrace``).
+中文
+    两种神经元都把输入电流 ``x[t]`` 积分到带泄漏的膜电位 ``v`` 上, ``v`` 达到 ``v_threshold``
+    时发放脉冲并重置。``LIFNode`` 在计算图中保留 ``v`` 的全部历史, 供随时间反向传播 (BPTT)
+    使用; ``OTTTLIFNode`` 在每个时间步开始时切断 ``v`` 的计算图, 并维护一个不求梯度的突触前迹
+    ``a[t]``, 供下一层计算权重梯度 (见 ``GradwithTrace``)。
+
+Discrete-time equations (``k = 1 - 1/tau``; ``v_reset = None`` is a soft reset, and counts as
+0 in the charge equations)::
+
+    charge, decay_input=False:  v[t] = v[t-1] - (v[t-1] - v_reset)/tau + x[t]
+                                     (= k*v[t-1] + x[t] when v_reset is None or 0)
+    charge, decay_input=True:   v[t] = v[t-1] + (x[t] - (v[t-1] - v_reset))/tau
+    fire:                       s[t] = H(v[t] - v_threshold)         (surrogate gradient)
+    reset, soft (v_reset=None): v[t] = v[t] - s[t]*v_threshold
+    reset, hard:                v[t] = (1 - s[t])*v[t] + s[t]*v_reset
+    trace (OTTTLIFNode only):   a[t] = k*a[t-1] + s[t]                (no gradient)
+
+With ``detach_reset=True`` the reset uses ``s[t].detach()``. ``OTTTLIFNode`` replaces ``v[t-1]``
+by ``v[t-1].detach()``. Shapes: any ``(B, ...)`` in single-step mode; ``(T, B, ...)`` in
+``LIFNode``'s multi-step mode.
+
+Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks", NeurIPS 2022
+(arXiv 2210.04195), Sec. 4; SpikingJelly ``activation_based.neuron.LIFNode`` and
+``activation_based.neuron.OTTTLIFNode``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional, Union
+
+import torch
+from torch import nn
+
+from .memory import MemoryModule
+from .surrogate import Sigmoid
+
+__all__ = ["LIFNode", "OTTTLIFNode"]
+
+
+class LIFNode(MemoryModule):
+    """Leaky integrate-and-fire neuron, for BPTT / 泄漏积分发放神经元 (用于 BPTT)。
+
+    English
+        Same defaults as SpikingJelly's ``neuron.LIFNode``: ``decay_input=True``, hard reset to
+        ``v_reset=0`` and ``detach_reset=False``. To reproduce ``OTTTLIFNode``'s dynamics for an
+        OTTT-vs-BPTT comparison, pass ``decay_input=False, v_reset=None, detach_reset=True``.
+        ``step_mode='s'`` takes one step ``(B, ...)``; ``step_mode='m'`` takes a whole sequence
+        ``(T, B, ...)`` and returns the spikes ``(T, B, ...)``.
+    中文
+        默认参数与 SpikingJelly 的 ``neuron.LIFNode`` 相同。单步模式输入 ``(B, ...)``,
+        多步模式输入 ``(T, B, ...)``。
+
+    Args:
+        tau: membrane time constant; the leak factor per step is ``1 - 1/tau`` (needs ``tau > 1``).
+        decay_input: whether the input is also divided by ``tau``.
+        v_threshold: firing threshold.
+        v_reset: reset potential (hard reset), or ``None`` for a soft reset (subtract threshold).
+        surrogate_function: spike function with a surrogate gradient.
+        detach_reset: whether the reset is left out of the gradient.
+        step_mode: ``'s'`` (single step) or ``'m'`` (multi step).
+        store_v_seq: in multi-step mode, keep ``v`` after every step in ``self.v_seq``.
+
+    Reference: SpikingJelly ``activation_based.neuron.LIFNode``; Xiao et al., NeurIPS 2022.
+    """
+
+    def __init__(
+        self,
+        tau: float = 2.0,
+        decay_input: bool = True,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = 0.0,
+        surrogate_function: Callable[[torch.Tensor], torch.Tensor] = None,
+        detach_reset: bool = False,
+        step_mode: str = "s",
+        store_v_seq: bool = False,
+    ) -> None:
+        super().__init__()
+        tau = float(tau)
+        if not tau > 1.0:
+            raise ValueError(
+                f"tau must be greater than 1 (the leak factor 1 - 1/tau must lie in (0, 1)), "
+                f"got tau={tau}. Typical values are 2.0 to 10.0."
+            )
+        if step_mode not in self.supported_step_modes():
+            raise ValueError(
+                f"step_mode must be one of {self.supported_step_modes()}, got {step_mode!r}."
+            )
+        if v_reset is not None and not v_reset < v_threshold:
+            raise ValueError(
+                f"v_reset ({v_reset}) must be below v_threshold ({v_threshold}), or None for a "
+                f"soft reset."
+            )
+        self.tau = tau
+        self.decay_input = decay_input
+        self.v_threshold = float(v_threshold)
+        self.v_reset = None if v_reset is None else float(v_reset)
+        self.surrogate_function = Sigmoid() if surrogate_function is None else surrogate_function
+        self.detach_reset = detach_reset
+        self.step_mode = step_mode
+        self.store_v_seq = store_v_seq
+        self.register_memory("v", 0.0 if v_reset is None else float(v_reset))
+        if store_v_seq:
+            self.register_memory("v_seq", None)
+
+    @staticmethod
+    def supported_step_modes() -> tuple[str, ...]:
+        return ("s", "m")
+
+    def extra_repr(self) -> str:
+        return (
+            f"tau={self.tau}, decay_input={self.decay_input}, v_threshold={self.v_threshold}, "
+            f"v_reset={self.v_reset}, detach_reset={self.detach_reset}, step_mode={self.step_mode!r}"
+        )
+
+    # -- state -----------------------------------------------------------------------------
+    def _state_like(self, name: str, x: torch.Tensor) -> None:
+        """Turn the float initial value of memory ``name`` into a tensor shaped like ``x``."""
+        value = getattr(self, name)
+        if isinstance(value, torch.Tensor):
+            if value.shape != x.shape:
+                raise ValueError(
+                    f"{type(self).__name__} holds state `{name}` of shape {tuple(value.shape)} "
+                    f"but got an input of shape {tuple(x.shape)}. Call reset_net(model) between "
+                    f"sequences (e.g. after every batch), and always before the batch size "
+                    f"or input shape changes."
+                )
+        else:
+            setattr(self, name, torch.full_like(x, value))
+
+    # -- the three phases ----------------------------------------------------------------
+    def neuronal_charge(self, x: torch.Tensor) -> None:
+        v, tau = self.v, self.tau
+        if self.decay_input:
+            if self.v_reset is None or self.v_reset == 0.0:
+                self.v = v + (x - v) / tau
+            else:
+                self.v = v + (x - (v - self.v_reset)) / tau
+        else:
+            if self.v_reset is None or self.v_reset == 0.0:
+                self.v = v * (1.0 - 1.0 / tau) + x
+            else:
+                self.v = v - (v - self.v_reset) / tau + x
+
+    def neuronal_fire(self) -> torch.Tensor:
+        return self.surrogate_function(self.v - self.v_threshold)
+
+    def neuronal_reset(self, spike: torch.Tensor) -> None:
+        spike_d = spike.detach() if self.detach_reset else spike
+        if self.v_reset is None:
+            self.v = self.v - spike_d * self.v_threshold
+        else:
+            self.v = (1.0 - spike_d) * self.v + spike_d * self.v_reset
+
+    # -- forward ---------------------------------------------------------------------------
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._state_like("v", x)
+        self.neuronal_charge(x)
+        spike = self.neuronal_fire()
+        self.neuronal_reset(spike)
+        return spike
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if x_seq.dim() < 2:
+            raise ValueError(
+                f"multi-step mode expects a sequence shaped (T, B, ...), got shape "
+                f"{tuple(x_seq.shape)}."
+            )
+        spikes, v_seq = [], []
+        for t in range(x_seq.shape[0]):
+            spikes.append(self.single_step_forward(x_seq[t]))
+            if self.store_v_seq:
+                v_seq.append(self.v)
+        if self.store_v_seq:
+            self.v_seq = torch.stack(v_seq)
+        return torch.stack(spikes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(
+                f"{type(self).__name__} expects a tensor, got {type(x).__name__}. A [spike, trace] "
+                f"list is handled by OTTTSequential."
+            )
+        if self.step_mode == "s":
+            return self.single_step_forward(x)
+        return self.multi_step_forward(x)
+
+
+class OTTTLIFNode(LIFNode):
+    """LIF neuron for online training through time / 用于 OTTT 在线训练的 LIF 神经元。
+
+    English
+        Single-step only. ``v`` is detached at the start of every step, so each step's graph is
+        independent of earlier steps and memory does not grow with T. In training mode the
+        neuron also updates its presynaptic trace ``a[t] = (1 - 1/tau)*a[t-1] + s[t]`` (without
+        gradient) and returns ``[spike, trace]``; wrap the next parametric layer in
+        ``GradwithTrace`` (``OTTTSequential`` does it for you). In eval mode it returns ``spike``.
+        State is created from the first input and cleared by ``reset_net``.
+    中文
+        仅支持单步模式。每个时间步开始时切断 ``v`` 的计算图, 训练显存不随 T 增长。训练模式下还
+        更新突触前迹并返回 ``[spike, trace]``; 推理模式下只返回 ``spike``。
+
+    Args: as ``LIFNode``, with OTTT's defaults ``decay_input=False``, ``v_reset=None`` (soft
+    reset) and ``detach_reset=True``.
+
+    Example (``tau=2``)::
+
+        x     = 0.6  0.9  1.5  0.2
+        spike = 0    1    1    0
+        v     = 0.6  0.2  0.6  0.5     (after reset)
+        trace = 0    1    1.5  0.75
+
+    Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks",
+    NeurIPS 2022, Eq. (6)-(8); SpikingJelly ``activation_based.neuron.OTTTLIFNode``.
+    """
+
+    def __init__(
+        self,
+        tau: float = 2.0,
+        decay_input: bool = False,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = None,
+        surrogate_function: Callable[[torch.Tensor], torch.Tensor] = None,
+        detach_reset: bool = True,
+        step_mode: str = "s",
+    ) -> None:
+        if step_mode != "s":
+            raise ValueError(
+                f"OTTTLIFNode supports only step_mode='s' (got {step_mode!r}): OTTT trains online, "
+                f"one time step at a time. Call the network once per step in a loop over T, or use "
+                f"LIFNode(step_mode='m') for BPTT."
+            )
+        super().__init__(tau, decay_input, v_threshold, v_reset, surrogate_function,
+                         detach_reset, step_mode, store_v_seq=False)
+        self.register_memory("trace", 0.0)
+
+    @staticmethod
+    def supported_step_modes() -> tuple[str, ...]:
+        return ("s",)
+
+    def neuronal_charge(self, x: torch.Tensor) -> None:
+        self.v = self.v.detach()
+        super().neuronal_charge(x)
+
+    def forward(self, x: torch.Tensor) -> Union[torch.Tensor, list[torch.Tensor]]:
+        spike = super().forward(x)
+        if not self.training:
+            return spike
+        self._state_like("trace", spike)
+        with torch.no_grad():
+            self.trace = self.trace * (1.0 - 1.0 / self.tau) + spike
+        return [spike, self.trace]
