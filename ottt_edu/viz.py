@@ -64,6 +64,12 @@ LINEWIDTH = 1.8
 GRID_ALPHA = 0.3
 
 
+def _legend_above(ax: Axes) -> None:
+    """Legend in one row just above the axes, so it never hides data."""
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4, frameon=False,
+              fontsize="small", borderaxespad=0.2)
+
+
 def style_axis(ax: Axes, xlabel: Optional[str] = None, ylabel: Optional[str] = None,
                title: Optional[str] = None) -> None:
     """Apply the common look: labels, light grid, no top/right spines."""
@@ -184,7 +190,7 @@ def plot_membrane(ax: Axes, v: Any, *, spikes: Any = None, v_threshold: float = 
                                      marker="v", s=30, color=PALETTE["spike"], zorder=3,
                                      label="spike s[t]")
     style_axis(ax, "time step t", "membrane potential", None)
-    ax.legend(loc="upper right", fontsize="small")
+    _legend_above(ax)
     return drawn
 
 
@@ -210,7 +216,7 @@ def plot_trace(ax: Axes, spikes: Any, trace: Any, *, tau: Optional[float] = None
     (drawn["trace"],) = ax.plot(t, a_arr, "o-", ms=3, lw=LINEWIDTH, color=PALETTE["trace"],
                                 label=name)
     style_axis(ax, "time step t", "spike / trace", None)
-    ax.legend(loc="upper right", fontsize="small")
+    _legend_above(ax)
     return drawn
 
 
@@ -249,28 +255,29 @@ def plot_surrogate(ax: Axes, alpha: float = 4.0, *, x_range: tuple[float, float]
 # -- diagrams of the value path vs the gradient path ---------------------------------------
 _DIAGRAMS: dict[str, dict[str, Any]] = {
     "ReplaceforGrad": {
-        "title": "ReplaceforGrad.apply(x, x_r)",
+        "title": "ReplaceforGrad.apply(x, x_r): value of x_r, gradient to both",
         "boxes": {
-            "x": (0.12, 0.75, "x\n(has a graph)"),
-            "x_r": (0.12, 0.25, "x_r\n(gives the value)"),
-            "y": (0.52, 0.5, "y = ReplaceforGrad(x, x_r)\nvalue of x_r"),
-            "L": (0.88, 0.5, "loss L"),
+            "x": (0.13, 0.8, "x\n(has a graph)"),
+            "x_r": (0.13, 0.2, "x_r\n(gives the value)"),
+            "y": (0.55, 0.5, "y = ReplaceforGrad(x, x_r)\nvalue = x_r"),
+            "L": (0.9, 0.5, "loss L"),
         },
         "value": [("x_r", "y"), ("y", "L")],
         "grad": [("L", "y"), ("y", "x"), ("y", "x_r")],
     },
     "GradwithTrace": {
-        "title": "GradwithTrace(m): value from s[t], weight gradient from a[t]",
+        "title": "GradwithTrace(m): value from spike s[t], weight gradient from trace a[t]",
         "boxes": {
-            "s": (0.08, 0.8, "spike s[t]"),
+            "s": (0.08, 0.8, "spike\ns[t]"),
             "a": (0.08, 0.2, "trace a[t]\n(no grad)"),
-            "ms": (0.42, 0.8, "m(s)  (no graph)"),
-            "ma": (0.42, 0.2, "m(ReplaceforGrad(s, a))\nW gets  g^T a"),
-            "y": (0.72, 0.5, "y = ReplaceforGrad(\n m(a)-path, m(s))"),
+            "ms": (0.37, 0.8, "m(s)\n(no graph)"),
+            "ma": (0.37, 0.2, "m(ReplaceforGrad(s, a))\nvalue m(a); W.grad += g^T a"),
+            "y": (0.7, 0.5, "y = ReplaceforGrad(\nm-graph, m(s))\nvalue = m(s)"),
             "L": (0.93, 0.5, "loss"),
         },
         "value": [("s", "ms"), ("ms", "y"), ("y", "L")],
         "grad": [("L", "y"), ("y", "ma"), ("ma", "s")],
+        "aux": [("a", "ma")],
     },
 }
 
@@ -281,40 +288,48 @@ def plot_grad_paths(ax: Axes, kind: str = "GradwithTrace") -> dict[str, Any]:
     Solid blue arrows: the value path of the forward pass. Dashed orange arrows: the gradient
     path of the backward pass. ``kind="ReplaceforGrad"`` shows ``y = x_r`` forward and
     ``dL/dx = dL/dx_r = dL/dy`` backward; ``kind="GradwithTrace"`` shows ``y = m(s)`` forward
-    and ``dL/dW = g^T a`` backward (Xiao et al. 2022, Eq. 9-11).
+    and ``dL/dW = g^T a``, ``dL/ds = dm(a)/da^T g`` backward (Xiao et al. 2022, Eq. 9-11).
 
     Returns:
-        ``{"boxes": {name: Text}, "value_arrows": [Annotation], "grad_arrows": [Annotation]}``.
+        ``{"boxes": {name: Text}, "value_arrows": [Annotation], "grad_arrows": [Annotation],
+        "aux_arrows": [Annotation]}`` (aux: the trace entering the graph, dotted grey).
     """
     if kind not in _DIAGRAMS:
         raise ValueError(f"kind must be one of {sorted(_DIAGRAMS)}, got {kind!r}.")
     spec = _DIAGRAMS[kind]
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
     boxes = {}
     for name, (bx, by, text) in spec["boxes"].items():
         boxes[name] = ax.text(bx, by, text, ha="center", va="center", fontsize=8,
-                              transform=ax.transAxes,
+                              transform=ax.transAxes, zorder=3,
                               bbox=dict(boxstyle="round,pad=0.4", fc="white", ec="#444444"))
 
     def arrow(src: str, dst: str, color: str, style: str, rad: float):
         (x0, y0, _), (x1, y1, _) = spec["boxes"][src], spec["boxes"][dst]
         return ax.annotate(
             "", xy=(x1, y1), xytext=(x0, y0), xycoords="axes fraction",
-            textcoords="axes fraction",
-            arrowprops=dict(arrowstyle="-|>", color=color, lw=1.6, ls=style,
-                            shrinkA=22, shrinkB=22, connectionstyle=f"arc3,rad={rad}"),
+            textcoords="axes fraction", zorder=2,
+            arrowprops=dict(arrowstyle="-|>", color=color, lw=1.6, ls=style, shrinkA=1,
+                            shrinkB=1, patchA=boxes[src].get_bbox_patch(),
+                            patchB=boxes[dst].get_bbox_patch(),
+                            connectionstyle=f"arc3,rad={rad}"),
         )
 
-    value_arrows = [arrow(a, b, PALETTE["value"], "-", 0.12) for a, b in spec["value"]]
-    grad_arrows = [arrow(a, b, PALETTE["grad"], "--", 0.12) for a, b in spec["grad"]]
+    value_arrows = [arrow(a, b, PALETTE["value"], "-", 0.0) for a, b in spec["value"]]
+    grad_arrows = [arrow(a, b, PALETTE["grad"], "--", 0.3) for a, b in spec["grad"]]
+    aux_arrows = [arrow(a, b, PALETTE["input"], ":", 0.0) for a, b in spec.get("aux", [])]
     ax.plot([], [], color=PALETTE["value"], lw=1.6, label="forward value")
     ax.plot([], [], color=PALETTE["grad"], lw=1.6, ls="--", label="backward gradient")
-    ax.legend(loc="lower center", fontsize="small", ncol=2, frameon=False,
-              bbox_to_anchor=(0.5, -0.08))
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    if aux_arrows:
+        ax.plot([], [], color=PALETTE["input"], lw=1.6, ls=":",
+                label="graph input (value replaced)")
+    ax.legend(loc="upper center", fontsize="small", ncol=3, frameon=False,
+              bbox_to_anchor=(0.5, 0.02))
     ax.set_axis_off()
     ax.set_title(spec["title"], fontsize=10)
-    return {"boxes": boxes, "value_arrows": value_arrows, "grad_arrows": grad_arrows}
+    return {"boxes": boxes, "value_arrows": value_arrows, "grad_arrows": grad_arrows,
+            "aux_arrows": aux_arrows}
 
 
 # -- OTTT vs BPTT ---------------------------------------------------------------------------
