@@ -20,6 +20,15 @@ Equations for one time step (``m`` a layer with parameters ``W``)::
     backward  dL/dW = dm(a)/dW ^T g    (Linear: g^T a)   # gradient from the trace
               dL/ds = dm(a)/da ^T g    (Linear: g W)     # input gradient to the spike
 
+Two ways to compute it (``grad_path``):
+    ``'two_pass'`` is the reference above (``m`` runs twice per step, for any module ``m``);
+    ``'fast'`` runs ``m`` once, for layers linear in their input (``nn.Linear``, ``nn.Conv1d``,
+    ``nn.Conv2d`` and weight-standardized variants that expose ``get_weight()``), with the same
+    value and gradients (see ``ottt_edu.fast_path``); ``'auto'`` (the default) takes the fast
+    path when ``supports_fast_path(m)`` and the reference otherwise.
+    ``grad_path`` 选择计算方式: ``'two_pass'`` 为参考实现 (每步两次前向), ``'fast'`` 对输入为
+    线性的层只前向一次, ``'auto'`` (默认) 自动选择。
+
 Shapes: spike and trace ``(B, ...)`` of the same shape; output ``m``'s output shape.
 
 Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks", NeurIPS 2022,
@@ -33,6 +42,7 @@ import torch
 from torch import nn
 
 from ._checks import check_spike_trace_pair
+from .fast_path import check_grad_path, fast_path_forward, supports_fast_path, why_no_fast_path
 from .replace_for_grad import ReplaceforGrad
 
 __all__ = ["GradwithTrace"]
@@ -51,19 +61,48 @@ class GradwithTrace(nn.Module):
 
     Args:
         module: the module to wrap / 需要包装的模块。
+        grad_path: ``'auto'`` (default: the single-pass fast path if
+            ``supports_fast_path(module)``, else the two-pass reference), ``'fast'`` (always the
+            fast path; ``ValueError`` if ``module`` does not qualify) or ``'two_pass'`` (always the
+            reference). Values and gradients are the same either way (up to float rounding).
+            计算方式: ``'auto'`` / ``'fast'`` / ``'two_pass'``。
+
+    Raises:
+        ValueError: for an unknown ``grad_path``, or ``'fast'`` with a module that is not
+            linear in its input.
 
     Reference: Xiao et al., NeurIPS 2022 (arXiv 2210.04195); SpikingJelly
     ``activation_based.layer.online_learning.GradwithTrace``.
     """
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(self, module: nn.Module, grad_path: str = "auto") -> None:
         super().__init__()
         if not isinstance(module, nn.Module):
             raise TypeError(f"GradwithTrace wraps an nn.Module, got {type(module).__name__}.")
+        check_grad_path(grad_path)
+        if grad_path == "fast":
+            reason = why_no_fast_path(module)
+            if reason is not None:
+                raise ValueError(
+                    f"GradwithTrace(grad_path='fast') cannot wrap this module: {reason}. Use "
+                    f"grad_path='auto' (fast where possible) or 'two_pass'."
+                )
         self.module = module
+        self.grad_path = grad_path
+
+    def uses_fast_path(self) -> bool:
+        """Whether the next ``forward`` takes the single-pass fast path."""
+        if self.grad_path == "two_pass":
+            return False
+        return self.grad_path == "fast" or supports_fast_path(self.module)
+
+    def extra_repr(self) -> str:
+        return f"grad_path={self.grad_path!r}"
 
     def forward(self, x: Sequence[torch.Tensor]) -> torch.Tensor:
         spike, trace = check_spike_trace_pair(x, "GradwithTrace")
+        if self.uses_fast_path():                              # one pass (see fast_path.py)
+            return fast_path_forward(self.module, spike, trace)
         with torch.no_grad():
             out = self.module(spike)                           # value from the spike
         in_for_grad = ReplaceforGrad.apply(spike, trace)       # value: trace; grad -> spike

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from ._checks import has_parameters, is_spike_trace_pair
+from .fast_path import check_grad_path
 from .grad_with_trace import GradwithTrace
 from .neuron import LIFNode
 from .spike_trace_op import SpikeTraceOp, check_spike_trace_op_module
@@ -69,6 +70,11 @@ class OTTTSequential(nn.Sequential):
 
     Args:
         *args: modules to run in order / 需要顺序执行的模块。
+        grad_path: how ``GradwithTrace`` computes each wrapped layer: ``'auto'`` (default:
+            single pass for layers linear in their input, two passes otherwise), ``'fast'`` or
+            ``'two_pass'`` (see ``GradwithTrace``). Settable later: ``net.grad_path = 'two_pass'``.
+            Nested ``OTTTSequential`` containers keep their own setting.
+            ``GradwithTrace`` 的计算方式, 见 ``GradwithTrace``。
 
     Example::
 
@@ -80,14 +86,24 @@ class OTTTSequential(nn.Sequential):
     ``activation_based.layer.online_learning.OTTTSequential``.
     """
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: Any, grad_path: str = "auto") -> None:
         super().__init__(*args)
+        self.grad_path = grad_path
         for i, m in enumerate(self):
             if not has_parameters(m) and not isinstance(m, (LIFNode, OTTTSequential) + _PASS_THROUGH):
                 try:
                     check_spike_trace_op_module(m)
                 except ValueError as e:
                     raise ValueError(f"OTTTSequential layer {i}: {e}") from None
+
+    @property
+    def grad_path(self) -> str:
+        """``'auto'``, ``'fast'`` or ``'two_pass'``, passed to every ``GradwithTrace``."""
+        return self._grad_path
+
+    @grad_path.setter
+    def grad_path(self, value: str) -> None:
+        self._grad_path = check_grad_path(value)
 
     def wrapping(self) -> list[tuple[str, str]]:
         """``(layer, wrapper)`` for every layer, as applied to a ``[spike, trace]`` input."""
@@ -104,7 +120,7 @@ class OTTTSequential(nn.Sequential):
             elif how == "itself":
                 x = m(x)
             elif how == "GradwithTrace":
-                x = GradwithTrace(m)(x)
+                x = GradwithTrace(m, self._grad_path)(x)
             else:
                 x = SpikeTraceOp(m)(x)
         return x
