@@ -160,3 +160,26 @@ def test_ottt_equals_bptt_for_one_time_step():
         ce_mse(net(x), y).backward()
     for (n, p), (_, q) in zip(ottt.named_parameters(), bptt.named_parameters()):
         torch.testing.assert_close(p.grad, q.grad, msg=f"gradient of {n}")
+
+
+def test_fast_path_and_two_pass_agree_on_the_vgg():
+    """ScaledWSConv2d follows the get_weight() protocol, so GradwithTrace's single-pass fast
+    path applies to it; its gradients must equal the two-pass reference."""
+    from ottt_edu.fast_path import supports_fast_path
+    assert supports_fast_path(ScaledWSConv2d(4, 8, 3, padding=1))
+    torch.manual_seed(4)
+    g = torch.Generator().manual_seed(4)
+    fast = spiking_vgg(width=1 / 16).double()
+    ref = spiking_vgg(width=1 / 16).double()
+    ref.load_state_dict(fast.state_dict())
+    for seq in (ref.features, ref.classifier):
+        seq.grad_path = "two_pass"
+    x = smooth_images(3, g).double()
+    y = torch.tensor([0, 5, 7])
+    for net in (fast, ref):
+        for t in range(3):
+            (ce_mse(net(x), y) / 3).backward()
+        reset_net(net)
+    for (n, p), (_, q) in zip(fast.named_parameters(), ref.named_parameters()):
+        assert p.grad.abs().sum() > 0
+        torch.testing.assert_close(p.grad, q.grad, msg=f"gradient of {n}")
