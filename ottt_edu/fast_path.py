@@ -201,7 +201,7 @@ class LinearWithTrace(torch.autograd.Function):
         g2 = grad.reshape(-1, grad.shape[-1])                  # (B*..., N_out)
         if need_w:
             a2 = trace.reshape(-1, trace.shape[-1])            # (B*..., N_in)
-            grad_weight = a2.t().mm(g2).t()                    # g^T a  (N_out, N_in), as autograd
+            grad_weight = g2.t().mm(a2)                        # g^T a            (N_out, N_in)
         if need_b and ctx.has_bias:
             grad_bias = g2.sum(0)                              # (N_out,)
         return (grad_in if need_s else None, grad_in if need_a else None, grad_weight, grad_bias)
