@@ -36,6 +36,7 @@ from typing import Union
 import torch
 from torch import nn
 
+from .dropout import Dropout
 from .neuron import LIFNode, OTTTLIFNode
 from .ottt_sequential import OTTTSequential
 
@@ -141,11 +142,12 @@ class Scale(nn.Module):
         return x * self.scale
 
 
-def _make_neuron(neuron: str, tau: float) -> LIFNode:
+def _make_neuron(neuron: str, tau: float, v_threshold: float) -> LIFNode:
     if neuron == "ottt":
-        return OTTTLIFNode(tau=tau)
+        return OTTTLIFNode(tau=tau, v_threshold=v_threshold)
     if neuron == "bptt":  # same dynamics as OTTTLIFNode, full graph through time
-        return LIFNode(tau=tau, decay_input=False, v_reset=None, detach_reset=True, step_mode="s")
+        return LIFNode(tau=tau, decay_input=False, v_threshold=v_threshold, v_reset=None,
+                       detach_reset=True, step_mode="s")
     raise ValueError(
         f"neuron must be 'ottt' (OTTTLIFNode, for OTTT_A / OTTT_O) or 'bptt' (LIFNode with the "
         f"same dynamics, for BPTT), got {neuron!r}."
@@ -158,7 +160,8 @@ class OTTTSpikingVGG(nn.Module):
     English
         ``features``: for each entry of ``cfg``, an int ``c`` adds
         ``ScaledWSConv2d(3x3, pad 1) -> neuron -> Scale(2.74)`` with ``c`` output channels,
-        ``'A'`` adds ``AvgPool2d(2)``; ``classifier``: ``AdaptiveAvgPool2d(1) -> Flatten ->
+        ``'A'`` adds ``AvgPool2d(2)`` (with ``dropout > 0``, an ``ottt_edu.Dropout`` follows every
+        ``Scale``); ``classifier``: ``AdaptiveAvgPool2d(1) -> Flatten ->
         Linear``. Both are ``OTTTSequential``, so in training mode with ``OTTTLIFNode`` every
         layer after a neuron gets its weight gradient from the trace, and in eval mode the net is
         an ordinary single-step network. Call it once per time step, then ``reset_net``.
@@ -172,6 +175,9 @@ class OTTTSpikingVGG(nn.Module):
         tau: membrane time constant of every neuron.
         neuron: ``'ottt'`` or ``'bptt'`` (see ``spiking_vgg``).
         in_channels: input image channels.
+        v_threshold: firing threshold of every neuron.
+        dropout: probability of ``ottt_edu.Dropout`` (one mask per sequence) after every
+            neuron's ``Scale`` (0: none, as in the paper's CIFAR-10 network).
 
     Shapes: input ``(B, in_channels, H, W)`` (one time step, direct encoding), output
     ``(B, num_classes)``.
@@ -187,8 +193,12 @@ class OTTTSpikingVGG(nn.Module):
         tau: float = 2.0,
         neuron: str = "ottt",
         in_channels: int = 3,
+        v_threshold: float = 1.0,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
         if not width > 0:
             raise ValueError(f"width must be positive (1.0 is the paper's network), got {width}.")
         if num_classes < 1 or in_channels < 1:
@@ -200,8 +210,10 @@ class OTTTSpikingVGG(nn.Module):
                 layers.append(nn.AvgPool2d(kernel_size=2, stride=2))
             elif isinstance(v, int) and v > 0:
                 c_out = max(1, round(v * width))
-                layers += [ScaledWSConv2d(c_in, c_out, 3, padding=1), _make_neuron(neuron, tau),
-                           Scale(WS_SCALE)]
+                layers += [ScaledWSConv2d(c_in, c_out, 3, padding=1),
+                           _make_neuron(neuron, tau, v_threshold), Scale(WS_SCALE)]
+                if dropout > 0.0:
+                    layers.append(Dropout(dropout))
                 c_in = c_out
             else:
                 raise ValueError(f"cfg entries must be positive ints or 'A' (AvgPool2d(2)), got {v!r}.")
@@ -235,6 +247,8 @@ def spiking_vgg(
     tau: float = 2.0,
     neuron: str = "ottt",
     in_channels: int = 3,
+    v_threshold: float = 1.0,
+    dropout: float = 0.0,
 ) -> OTTTSpikingVGG:
     """The OTTT paper's CIFAR spiking VGG (sWS, no BatchNorm) / 论文中的脉冲 VGG。
 
@@ -246,4 +260,4 @@ def spiking_vgg(
     Reference: Xiao et al., NeurIPS 2022; SpikingJelly ``ottt_spiking_vggws``.
     """
     return OTTTSpikingVGG(VGG_CFG, num_classes=num_classes, width=width, tau=tau, neuron=neuron,
-                          in_channels=in_channels)
+                          in_channels=in_channels, v_threshold=v_threshold, dropout=dropout)

@@ -122,6 +122,17 @@ def test_bad_arguments_raise_clear_errors():
         spiking_vgg(neuron="if")
     with pytest.raises(ValueError, match="cfg entries"):
         OTTTSpikingVGG(cfg=(8, "M"))
+    with pytest.raises(ValueError, match="dropout must be in"):
+        spiking_vgg(dropout=1.0)
+
+
+def test_dropout_and_threshold_options():
+    from ottt_edu import Dropout
+    net = spiking_vgg(width=1 / 16, dropout=0.1, v_threshold=0.5)
+    feats = list(net.features)
+    drops = [i for i, m in enumerate(feats) if isinstance(m, Dropout)]
+    assert len(drops) == 8 and all(isinstance(feats[i - 1], Scale) for i in drops)
+    assert all(m.v_threshold == 0.5 for m in net.modules() if isinstance(m, OTTTLIFNode))
 
 
 def test_narrow_vgg_one_ottt_a_step_reaches_every_layer():
