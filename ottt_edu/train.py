@@ -246,16 +246,17 @@ def ottt_backward(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
                   sync_context: SyncContext = contextlib.nullcontext) -> StepResult:
     """Forward and backward one time step at a time; gradients accumulate in ``.grad``.
 
-    ``x_seq`` is ``(T, B, ...)``. Steps ``0..T-2`` call ``backward()`` inside
-    ``sync_context()`` (DDP: ``model.no_sync``), the last step outside it. Does not reset the
-    network and does not zero the gradients.
+    ``x_seq`` is ``(T, B, ...)``. Steps ``0..T-2`` run their forward *and* backward pass inside
+    ``sync_context()`` (DDP: ``model.no_sync``; DDP decides at forward time whether the next
+    backward all-reduces), the last step outside it, so gradients are averaged once. Does not
+    reset the network and does not zero the gradients.
     """
     T = _check_sequence(x_seq, y)
     total, out_sum = 0.0, None
     for t in range(T):
-        out = model(x_seq[t])                               # (B, n_classes)
-        loss = loss_fn(out, y) / T
         with (sync_context() if t < T - 1 else contextlib.nullcontext()):
+            out = model(x_seq[t])                           # (B, n_classes)
+            loss = loss_fn(out, y) / T
             loss.backward()
         total += loss.item()
         out_sum = out.detach() if out_sum is None else out_sum + out.detach()
@@ -450,12 +451,14 @@ def fit(config: TrainConfig, *, data: Optional[DatasetSplits] = None,
         loss_fn: Optional[LossFn] = None,
         on_epoch_end: Union[Callback, Sequence[Callback], None] = None,
         sync_context: SyncContext = contextlib.nullcontext,
-        train_loader: Optional[Iterable] = None, test_loader: Optional[Iterable] = None) -> FitResult:
+        train_loader: Optional[Iterable] = None, test_loader: Optional[Iterable] = None,
+        encoder: Optional[Callable[[torch.Tensor, int], torch.Tensor]] = None) -> FitResult:
     """Train a model as ``config`` says and evaluate it after every epoch / 按配置训练并评估。
 
     Everything not given is built from ``config`` (seeded with ``config.seed``): data
     (``load_dataset``), model (``build_model``), optimizer, scheduler, loss, loaders. To resume,
-    pass the restored ``model``, ``optimizer``, ``scheduler``, ``history`` and ``start_epoch``.
+    pass the restored ``model``, ``optimizer``, ``scheduler``, ``history`` and ``start_epoch``
+    (and the ``encoder`` whose random state was restored; ``ottt_edu.run`` does all of this).
     After every epoch each ``on_epoch_end(state)`` callback is called; if one returns ``True``
     training stops early.
 
@@ -482,7 +485,7 @@ def fit(config: TrainConfig, *, data: Optional[DatasetSplits] = None,
         tr, te = make_loaders(data, config.batch_size, config.seed)
         train_loader = tr if train_loader is None else train_loader
         test_loader = te if test_loader is None else test_loader
-    encoder = make_encoder(config.encoding, config.seed)
+    encoder = make_encoder(config.encoding, config.seed) if encoder is None else encoder
     eval_encoder = make_encoder(config.encoding, config.seed + 1)
     history = new_history() if history is None else history
     callbacks = [] if on_epoch_end is None else (
