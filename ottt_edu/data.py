@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from . import cifar as _cifar
+
 __all__ = [
     "DatasetInfo",
     "DatasetSplits",
@@ -178,6 +180,7 @@ def load_fashion_mnist(root: Optional[str] = None, seed: int = 0, download: bool
 register_dataset(DatasetInfo("digits", (1, 8, 8), 10, "scikit-learn 8x8 digits (offline)"), load_digits)
 register_dataset(DatasetInfo("mnist", (1, 28, 28), 10, "MNIST (torchvision)"), load_mnist)
 register_dataset(DatasetInfo("fashion_mnist", (1, 28, 28), 10, "Fashion-MNIST (torchvision)"), load_fashion_mnist)
+register_dataset(_cifar.cifar10_info(), _cifar.load_cifar10)  # files on disk, see ottt_edu.cifar
 
 
 def load_dataset(
@@ -192,7 +195,7 @@ def load_dataset(
     """Load a registered dataset by name / 按名称加载数据集。
 
     Args:
-        name: one of ``DATASETS`` (``'digits'``, ``'mnist'``, ``'fashion_mnist'``).
+        name: one of ``DATASETS`` (``'digits'``, ``'mnist'``, ``'fashion_mnist'``, ``'cifar10'``).
         root: folder of optional dataset files (default ``default_data_root()``).
         seed: fixes the digits split and any subset.
         download: allow torchvision to download missing files (needs network).

@@ -67,6 +67,8 @@ class ModelConfig:
             average pooling).
         v_threshold: firing threshold of every neuron.
         dropout: probability of ``ottt_edu.Dropout`` after every hidden neuron layer (0: none).
+        width: channel multiplier of the ``'vgg'`` model (1.0: the paper's network; ignored by
+            the others).
     """
 
     kind: str = "mlp"
@@ -78,6 +80,7 @@ class ModelConfig:
     channels: tuple[int, ...] = (16, 32)
     v_threshold: float = 1.0
     dropout: float = 0.0
+    width: float = 1.0
 
     def __post_init__(self) -> None:
         self.in_shape = tuple(int(s) for s in self.in_shape)
@@ -102,6 +105,8 @@ class ModelConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
+        if not self.width > 0:
+            raise ValueError(f"width must be positive (1.0: the paper's VGG), got {self.width}.")
 
 
 def make_neuron(config: ModelConfig) -> LIFNode:
@@ -150,7 +155,16 @@ def _cnn(config: ModelConfig) -> nn.Sequential:
     return _container(config, layers)
 
 
-MODELS: dict[str, Callable[[ModelConfig], nn.Module]] = {"mlp": _mlp, "cnn": _cnn}
+def _vgg(config: ModelConfig) -> nn.Module:
+    """The OTTT paper's spiking VGG (``ottt_edu.vgg``), scaled by ``config.width``."""
+    from .vgg import spiking_vgg
+
+    return spiking_vgg(num_classes=config.n_classes, width=config.width, tau=config.tau,
+                       neuron=config.neuron, in_channels=config.in_shape[0],
+                       v_threshold=config.v_threshold, dropout=config.dropout)
+
+
+MODELS: dict[str, Callable[[ModelConfig], nn.Module]] = {"mlp": _mlp, "cnn": _cnn, "vgg": _vgg}
 
 
 def register_model(kind: str, builder: Callable[[ModelConfig], nn.Module]) -> None:

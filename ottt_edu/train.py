@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from .cifar import ce_mse_loss
 from .data import DATASETS, DatasetSplits, load_dataset
 from .encoding import ENCODINGS, make_encoder
 from .memory import reset_net
@@ -94,7 +95,7 @@ def cross_entropy_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(out, y)
 
 
-LOSSES: dict[str, LossFn] = {"ce": cross_entropy_loss}
+LOSSES: dict[str, LossFn] = {"ce": cross_entropy_loss, "ce_mse": ce_mse_loss}  # ce_mse: the paper's
 
 
 def make_loss(name: str) -> LossFn:
@@ -113,7 +114,8 @@ class TrainConfig:
 
     ``method`` is ``'ottt_a'``, ``'ottt_o'`` or ``'bptt'``; the model is built with
     ``neuron='bptt'`` for BPTT and ``neuron='ottt'`` otherwise. ``n_train``/``n_test`` keep a
-    seeded subset (``None``: all). ``device='auto'`` picks CUDA when available.
+    seeded subset (``None``: all). ``device='auto'`` picks CUDA when available. ``width`` scales
+    the channels of ``model='vgg'`` (the paper's network; ``loss='ce_mse'`` is its loss).
     """
 
     dataset: str = "digits"
@@ -133,6 +135,7 @@ class TrainConfig:
     hidden: tuple[int, ...] = (128,)
     channels: tuple[int, ...] = (16, 32)
     dropout: float = 0.0
+    width: float = 1.0
     seed: int = 0
     quiet: bool = False
     device: str = "cpu"
@@ -177,7 +180,7 @@ class TrainConfig:
         """The ``ModelConfig`` this run builds, for a dataset of the given shape."""
         return ModelConfig(kind=self.model, neuron=self.neuron, tau=self.tau, in_shape=in_shape,
                            n_classes=n_classes, hidden=self.hidden, channels=self.channels,
-                           dropout=self.dropout)
+                           dropout=self.dropout, width=self.width)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy (tuples become lists)."""
