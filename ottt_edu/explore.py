@@ -5,7 +5,7 @@ English
     ``simulate_lif`` runs the library's own ``OTTTLIFNode`` on a random input spike train and
     records input, membrane potential, spikes and presynaptic trace; ``surrogate_curves``
     evaluates the library's ``surrogate.Sigmoid`` forward and, through autograd, its backward;
-    ``ottt_vs_bptt_point`` / ``draw_ottt_vs_bptt`` use ``ottt_edu.measure.ottt_vs_bptt``. The
+    ``ottt_vs_bptt_sweep`` runs ``ottt_edu.measure.ottt_vs_bptt`` for a range of ``T``. The
     ``draw_*`` functions fill a matplotlib ``Figure`` with ``ottt_edu.viz`` plots. Everything
     is deterministic for a given seed, so the functions are unit-tested like any other code.
 中文
@@ -20,20 +20,26 @@ Equations (OTTTLIFNode, ``k = 1 - 1/tau``; input ``x[t] = input_strength * b[t]`
     v[t] = v[t] - s[t]*v_threshold         (soft reset)   or   (1 - s[t])*v[t]  (hard, v_reset=0)
     a[t] = k*a[t-1] + s[t]                 (trace)
 
+Gradient agreement (OTTT vs BPTT, same weights, same batch) per layer::
+
+    cos = <dL/dW_OTTT, dL/dW_BPTT> / (|dL/dW_OTTT| |dL/dW_BPTT|)
+
 Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks", NeurIPS 2022
-(arXiv 2210.04195), Eq. (6)-(8); SpikingJelly ``activation_based.neuron.OTTTLIFNode``,
+(arXiv 2210.04195), Eq. (6)-(8), Sec. 4.3 and Fig. 2; SpikingJelly ``activation_based.neuron.OTTTLIFNode``,
 ``activation_based.surrogate.Sigmoid``.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from . import viz
+from .measure import OTTTvsBPTT, ottt_vs_bptt
 from .neuron import OTTTLIFNode
 from .surrogate import Sigmoid
 
@@ -45,6 +51,9 @@ __all__ = [
     "SurrogateParams",
     "surrogate_curves",
     "draw_surrogate",
+    "OTTTvsBPTTParams",
+    "ottt_vs_bptt_sweep",
+    "draw_ottt_vs_bptt",
 ]
 
 #: Reset modes of the LIF explorer -> ``v_reset`` of the neuron.
@@ -200,3 +209,85 @@ def draw_surrogate(fig: Figure, params: SurrogateParams) -> dict[str, Any]:
             transform=ax.transAxes, ha="right", va="center", fontsize=9,
             bbox=dict(boxstyle="round", fc="white", ec="#cccccc"))
     return {"data": data, "axes": [ax], **drawn}
+
+
+@dataclass(frozen=True)
+class OTTTvsBPTTParams:
+    """Parameters of the OTTT-vs-BPTT explorer: the point ``(T, tau)`` and the ``Ts`` swept."""
+
+    T: int = 6
+    tau: float = 2.0
+    seed: int = 0
+    Ts: tuple[int, ...] = (1, 2, 4, 8, 16)
+
+
+@functools.lru_cache(maxsize=256)
+def _ottt_vs_bptt_cached(T: int, tau: float, seed: int) -> OTTTvsBPTT:
+    return ottt_vs_bptt(T, tau, seed=seed)
+
+
+def ottt_vs_bptt_sweep(T: int = 6, tau: float = 2.0, seed: int = 0,
+                       Ts: Sequence[int] = (1, 2, 4, 8, 16)) -> dict[str, Any]:
+    """OTTT vs BPTT at ``(T, tau)`` and over the time-step counts ``Ts`` (plus ``T``) at ``tau``.
+
+    Every point is ``ottt_edu.measure.ottt_vs_bptt(T, tau, seed=seed)``: a small MLP on a fixed
+    digits batch, same weights for both methods; results are cached per ``(T, tau, seed)``, as
+    they are deterministic.
+
+    Returns:
+        ``{"cosine": {layer: cos at T}, "ottt_bytes": int, "bptt_bytes": int (at T),
+        "Ts": int array (S,), "cosine_vs_T": {layer: array (S,)},
+        "ottt_bytes_vs_T": array (S,), "bptt_bytes_vs_T": array (S,)}``.
+    """
+    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
+        raise ValueError(f"T must be an integer >= 1, got {T!r}.")
+    if not Ts or any(isinstance(t, bool) or not isinstance(t, int) or t < 1 for t in Ts):
+        raise ValueError(f"Ts must be a non-empty sequence of integers >= 1, got {Ts!r}.")
+    sweep = sorted(set(Ts) | {T})
+    points = {t: _ottt_vs_bptt_cached(t, float(tau), int(seed)) for t in sweep}
+    layers = list(points[T].cosine)
+    return {
+        "cosine": dict(points[T].cosine),
+        "ottt_bytes": points[T].ottt_bytes,
+        "bptt_bytes": points[T].bptt_bytes,
+        "Ts": np.array(sweep),
+        "cosine_vs_T": {k: np.array([points[t].cosine[k] for t in sweep]) for k in layers},
+        "ottt_bytes_vs_T": np.array([points[t].ottt_bytes for t in sweep], dtype=np.float64),
+        "bptt_bytes_vs_T": np.array([points[t].bptt_bytes for t in sweep], dtype=np.float64),
+    }
+
+
+def draw_ottt_vs_bptt(fig: Figure, params: OTTTvsBPTTParams) -> dict[str, Any]:
+    """Fill ``fig`` with three panels: cosine per layer at ``T``, cosine vs T, memory vs T.
+
+    Returns:
+        ``{"data": ottt_vs_bptt_sweep(...) output, "axes": [...], "bars": BarContainer,
+        "cosine_lines": {layer: Line2D}, "memory": {"OTTT": Line2D, "BPTT": Line2D},
+        "marker": Line2D (the current T on the memory plot)}``.
+    """
+    data = ottt_vs_bptt_sweep(params.T, params.tau, params.seed, params.Ts)
+    ax_bar, ax_cos, ax_mem = fig.subplots(1, 3)
+    bars = viz.plot_cosine_similarity(ax_bar, data["cosine"])
+    ax_bar.set_title(f"at T={params.T}, tau={params.tau:g}")
+    for rect, c in zip(bars, data["cosine"].values()):
+        ax_bar.text(rect.get_x() + rect.get_width() / 2, 0.05, f"{c:.4f}", ha="center",
+                    va="bottom", fontsize=9)
+    cosine_lines = {}
+    for i, (layer, values) in enumerate(data["cosine_vs_T"].items()):
+        (cosine_lines[layer],) = ax_cos.plot(data["Ts"], values, "o-", lw=viz.LINEWIDTH,
+                                             color=viz.CYCLE[i % len(viz.CYCLE)], label=layer)
+    ax_cos.axvline(params.T, color="#444444", lw=0.8, ls=":")
+    viz.style_axis(ax_cos, "time steps T", "cosine(OTTT, BPTT)", f"Gradient agreement, tau={params.tau:g}")
+    ax_cos.legend(fontsize="small")
+    memory = viz.plot_memory_vs_T(ax_mem, data["Ts"], {"OTTT": data["ottt_bytes_vs_T"],
+                                                       "BPTT": data["bptt_bytes_vs_T"]})
+    unit = ax_mem.get_ylabel().split("(")[-1].rstrip(")")
+    scale = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}[unit]
+    (marker,) = ax_mem.plot([params.T, params.T],
+                            [data["ottt_bytes"] / scale, data["bptt_bytes"] / scale],
+                            "s", ms=8, mfc="none", color="#444444", label=f"T={params.T}")
+    ax_mem.legend(fontsize="small")
+    fig.suptitle(f"OTTT vs BPTT: BPTT saves {data['bptt_bytes'] / data['ottt_bytes']:.1f}x the "
+                 f"bytes of OTTT at T={params.T}")
+    return {"data": data, "axes": [ax_bar, ax_cos, ax_mem], "bars": bars,
+            "cosine_lines": cosine_lines, "memory": memory, "marker": marker}

@@ -29,7 +29,8 @@ from matplotlib.figure import Figure
 
 from . import explore
 
-__all__ = ["FigureSpec", "Explorer", "lif_explorer", "surrogate_explorer"]
+__all__ = ["FigureSpec", "Explorer", "lif_explorer", "surrogate_explorer",
+           "ottt_vs_bptt_explorer"]
 
 
 @dataclass(frozen=True)
@@ -172,3 +173,25 @@ def surrogate_explorer(params: explore.SurrogateParams = explore.SurrogateParams
 
     return Explorer("Surrogate gradient explorer", controls, draw,
                     FigureSpec(width=7.0, height=4.0))
+
+
+def ottt_vs_bptt_explorer(params: explore.OTTTvsBPTTParams = explore.OTTTvsBPTTParams()
+                          ) -> Explorer:
+    """OTTT vs BPTT: sliders ``T`` and ``tau``; gradient cosine per layer and memory vs T.
+
+    Each point runs ``ottt_edu.measure.ottt_vs_bptt`` (cached): with ``T = 1`` the gradients are
+    identical; BPTT's saved bytes grow linearly in ``T``, OTTT's stay flat (Xiao et al. 2022,
+    Sec. 4.3). The first draw and each new ``tau`` take a few seconds (a short warm start).
+    """
+    controls = {
+        "T": widgets.IntSlider(value=params.T, min=1, max=max(params.Ts), step=1,
+                               description="T", continuous_update=False),
+        "tau": _slider(params.tau, 1.5, 8.0, 0.5, "tau"),
+    }
+
+    def draw(fig: Figure, values: Mapping[str, Any]) -> dict:
+        return explore.draw_ottt_vs_bptt(
+            fig, explore.OTTTvsBPTTParams(T=values["T"], tau=values["tau"], seed=params.seed,
+                                          Ts=params.Ts))
+
+    return Explorer("OTTT vs BPTT explorer", controls, draw, FigureSpec(width=11.0, height=3.8))

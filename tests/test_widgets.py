@@ -160,3 +160,58 @@ def test_display_bundle_has_widget_png_and_stable_text():
 def test_explorer_needs_controls():
     with pytest.raises(ValueError, match="at least one control"):
         widgets.Explorer("empty", {}, lambda fig, values: {})
+
+
+# -- OTTT vs BPTT -------------------------------------------------------------------------------
+def test_ottt_vs_bptt_sweep_theory():
+    d = explore.ottt_vs_bptt_sweep(T=3, tau=2.0, Ts=(1, 2, 4))
+    np.testing.assert_array_equal(d["Ts"], [1, 2, 3, 4])
+    for layer, values in d["cosine_vs_T"].items():
+        assert values[0] == pytest.approx(1.0, abs=1e-9), f"{layer}: T=1 must agree exactly"
+        assert np.all(values > 0.9) and np.all(values <= 1.0 + 1e-9)
+        assert d["cosine"][layer] == values[2]
+    # OTTT's saved bytes do not grow with T; BPTT's grow with every step, equal at T=1
+    assert np.all(d["ottt_bytes_vs_T"] == d["ottt_bytes_vs_T"][0])
+    assert np.all(np.diff(d["bptt_bytes_vs_T"]) > 0)
+    assert d["bptt_bytes_vs_T"][0] == d["ottt_bytes_vs_T"][0]
+    assert (d["ottt_bytes"], d["bptt_bytes"]) == (d["ottt_bytes_vs_T"][2], d["bptt_bytes_vs_T"][2])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"T": 0}, "T must be an integer >= 1"),
+    ({"T": 2.5}, "T must be an integer >= 1"),
+    ({"Ts": ()}, "Ts must be a non-empty"),
+    ({"Ts": (1, 0)}, "Ts must be a non-empty"),
+    ({"tau": 1.0}, "tau must be greater than 1"),
+])
+def test_ottt_vs_bptt_sweep_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        explore.ottt_vs_bptt_sweep(**{"T": 2, "Ts": (1, 2), **kwargs})
+
+
+def test_draw_ottt_vs_bptt_plots_the_sweep():
+    fig = Figure()
+    drawn = explore.draw_ottt_vs_bptt(fig, explore.OTTTvsBPTTParams(T=2, Ts=(1, 2, 4)))
+    data = drawn["data"]
+    assert [p.get_height() for p in drawn["bars"]] == list(data["cosine"].values())
+    for layer, line in drawn["cosine_lines"].items():
+        np.testing.assert_allclose(line.get_ydata(), data["cosine_vs_T"][layer])
+    scale = data["bptt_bytes_vs_T"][-1] / drawn["memory"]["BPTT"].get_ydata()[-1]
+    np.testing.assert_allclose(drawn["marker"].get_ydata(),
+                               [data["ottt_bytes"] / scale, data["bptt_bytes"] / scale])
+    np.testing.assert_allclose(drawn["marker"].get_xdata(), [2, 2])
+
+
+def test_ottt_vs_bptt_explorer_sliders_change_figure():
+    e = widgets.ottt_vs_bptt_explorer(explore.OTTTvsBPTTParams(T=2, Ts=(1, 2, 4)))
+    assert set(e.controls) == {"T", "tau"}
+    heights = [p.get_height() for p in e.drawn["bars"]]
+    png = bytes(e.image.value)
+    e.controls["T"].value = 4
+    assert [p.get_height() for p in e.drawn["bars"]] != heights
+    np.testing.assert_allclose(e.drawn["marker"].get_xdata(), [4, 4])
+    assert bytes(e.image.value) != png
+    cos_T4 = {k: line.get_ydata().copy() for k, line in e.drawn["cosine_lines"].items()}
+    e.controls["tau"].value = 4.0
+    assert any(not np.allclose(line.get_ydata(), cos_T4[k])
+               for k, line in e.drawn["cosine_lines"].items())
