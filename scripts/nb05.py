@@ -289,8 +289,9 @@ def build():
             loss.backward()           # t = 0 works; t = 1 walks into step 0's freed graph
         """, raises=True),
         md(r"""
-        (`retain_graph=True` would silence the error but keep every step's graph alive: that is BPTT
-        again, with its memory, and with gradients counted several times.) Two proper fixes:
+        (`retain_graph=True` would silence the error but keep every step's graph alive, and every
+        `backward()` would walk back to step 0: that is BPTT again, with its memory.) Two proper
+        fixes:
 
         - `OTTTLIFNode` detaches `v` at the start of every step (its `neuronal_charge` begins with
           `self.v = self.v.detach()`), so each step's graph is self-contained;
@@ -322,8 +323,10 @@ def build():
 
         ## 6. One complete OTTT_A update, checked by hand
 
-        The OTTT training loop for one sequence (SpikingJelly calls the variant that updates once at
-        the end **OTTT_A**, "accumulated"; updating after every step is **OTTT_O**, "online"):
+        The OTTT training loop for one sequence. Xiao et al. (2022) describe two variants: **OTTT_A**
+        accumulates the per-step gradients and updates once at the end of the sequence; **OTTT_O**
+        updates after every step (`optimizer.step(); optimizer.zero_grad()` inside the loop). Here
+        is OTTT_A:
 
         ```
         optimizer.zero_grad()
