@@ -1,0 +1,209 @@
+"""Command line: ``python -m ottt_edu train --dataset digits --method ottt_a --T 6 ...``.
+
+English
+    ``build_parser()`` builds the ``argparse`` parser (one sub-command, ``train``, whose options
+    mirror ``TrainConfig``; ``add_train_arguments`` can be reused or extended), and
+    ``main(argv)`` parses, trains with ``train.fit``, prints a line per epoch and the final test
+    accuracy, and optionally writes the history as JSON (``--json``) and the learning curves
+    as PNG (``--png``). Bad arguments get argparse errors (exit status 2); a dataset that
+    cannot be loaded (e.g. MNIST without torchvision or without its files) gets a one-line
+    error that says how to fix it (exit status 1).
+中文
+    命令行入口: ``python -m ottt_edu train ...``; 参数对应 ``TrainConfig``, 训练结束后打印测试准确率,
+    可选地把训练历史写为 JSON、把学习曲线写为 PNG。
+
+Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks", NeurIPS 2022
+(arXiv 2210.04195).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Optional, Sequence
+
+from .data import DATASETS
+from .encoding import ENCODINGS
+from .models import MODELS
+from .train import LOSSES, METHODS, OPTIMIZERS, SCHEDULERS, FitResult, TrainConfig, TrainState
+
+__all__ = ["build_parser", "add_train_arguments", "config_from_args", "main", "write_outputs"]
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def tau_type(text: str) -> float:
+    """argparse type: a membrane time constant > 1."""
+    value = positive_float(text)
+    if not value > 1:
+        raise argparse.ArgumentTypeError(f"tau must be greater than 1 (leak 1 - 1/tau in (0, 1)), got {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the options of ``TrainConfig`` (and the output options) to ``parser``."""
+    d = TrainConfig()
+    what = parser.add_argument_group("what to train")
+    what.add_argument("--dataset", choices=sorted(DATASETS), default=d.dataset)
+    what.add_argument("--model", choices=sorted(MODELS), default=d.model)
+    what.add_argument("--method", choices=list(METHODS), default=d.method,
+                      help="ottt_a: accumulate over T, one step; ottt_o: a step every time step; "
+                           "bptt: unrolled (default: %(default)s)")
+    what.add_argument("--T", type=positive_int, default=d.T, help="time steps (default: %(default)s)")
+    what.add_argument("--tau", type=tau_type, default=d.tau, help="membrane time constant (default: %(default)s)")
+    what.add_argument("--hidden", type=positive_int, nargs="+", default=list(d.hidden),
+                      help="MLP hidden widths (default: %(default)s)")
+    what.add_argument("--channels", type=positive_int, nargs="+", default=list(d.channels),
+                      help="CNN conv channels (default: %(default)s)")
+    what.add_argument("--dropout", type=fraction, default=d.dropout)
+    what.add_argument("--encoding", choices=list(ENCODINGS), default=d.encoding)
+    what.add_argument("--loss", choices=sorted(LOSSES), default=d.loss)
+    how = parser.add_argument_group("how to train")
+    how.add_argument("--epochs", type=positive_int, default=d.epochs, help="(default: %(default)s)")
+    how.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="(default: %(default)s)")
+    how.add_argument("--lr", type=positive_float, default=d.lr, help="(default: %(default)s)")
+    how.add_argument("--optimizer", choices=list(OPTIMIZERS), default=d.optimizer)
+    how.add_argument("--momentum", type=fraction, default=d.momentum, help="SGD momentum")
+    how.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    how.add_argument("--scheduler", choices=list(SCHEDULERS), default=d.scheduler)
+    how.add_argument("--seed", type=int, default=d.seed)
+    how.add_argument("--device", default=d.device, help="cpu, cuda, cuda:N or auto (default: %(default)s)")
+    how.add_argument("--threads", type=positive_int, default=None,
+                     help="torch CPU threads (default: torch's choice)")
+    data = parser.add_argument_group("data")
+    data.add_argument("--n-train", type=positive_int, default=None, help="use a seeded subset of the training set")
+    data.add_argument("--n-test", type=positive_int, default=None, help="use a seeded subset of the test set")
+    data.add_argument("--data-root", default=None,
+                      help="folder of optional dataset files (default: $OTTT_EDU_DATA or ~/.cache/ottt_edu/data)")
+    data.add_argument("--download", action="store_true", help="let torchvision download missing files")
+    out = parser.add_argument_group("output")
+    out.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
+    out.add_argument("--json", metavar="PATH", default=None, help="write config and history as JSON")
+    out.add_argument("--png", metavar="PATH", default=None, help="write the learning curves as PNG")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m ottt_edu`` parser, with the ``train`` sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ottt_edu",
+        description="Train spiking networks with OTTT (Xiao et al., NeurIPS 2022) or BPTT.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    train = sub.add_parser(
+        "train", help="train a spiking network and report its test accuracy",
+        description="Train a spiking network with OTTT_A, OTTT_O or BPTT and report test accuracy.")
+    add_train_arguments(train)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The ``TrainConfig`` described by parsed arguments."""
+    return TrainConfig(
+        dataset=args.dataset, model=args.model, method=args.method, T=args.T, tau=args.tau,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        momentum=args.momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,
+        encoding=args.encoding, loss=args.loss, hidden=tuple(args.hidden),
+        channels=tuple(args.channels), dropout=args.dropout, seed=args.seed, quiet=args.quiet,
+        device=args.device, n_train=args.n_train, n_test=args.n_test, data_root=args.data_root,
+        download=args.download)
+
+
+def write_outputs(result: FitResult, json_path: Optional[str] = None,
+                  png_path: Optional[str] = None) -> None:
+    """Write ``{'config': ..., 'history': ...}`` as JSON and/or the learning curves as PNG."""
+    if json_path:
+        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+        with open(json_path, "w", encoding="utf-8") as f:
+            json.dump({"config": result.config.to_dict(), "history": result.history}, f, indent=2)
+    if png_path:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        from matplotlib.figure import Figure
+
+        from .viz import plot_learning_curves
+
+        fig = Figure(figsize=(9, 3.2))
+        ax_loss, ax_acc = fig.subplots(1, 2)
+        plot_learning_curves(ax_loss, result.history, keys=("train_loss", "test_loss"))
+        plot_learning_curves(ax_acc, result.history, keys=("train_acc", "test_acc"))
+        ax_loss.set_title("Loss")
+        ax_acc.set_title("Accuracy")
+        c = result.config
+        fig.suptitle(f"{c.method} on {c.dataset} ({c.model}, T={c.T}, tau={c.tau})")
+        fig.tight_layout()
+        os.makedirs(os.path.dirname(os.path.abspath(png_path)), exist_ok=True)
+        fig.savefig(png_path, dpi=110)
+
+
+def _epoch_line(state: TrainState) -> None:
+    from tqdm.auto import tqdm
+
+    h = state.history
+    tqdm.write(f"epoch {h['epoch'][-1]:3d}  train loss {h['train_loss'][-1]:.4f}  "
+               f"train acc {h['train_acc'][-1]:.4f}  test loss {h['test_loss'][-1]:.4f}  "
+               f"test acc {h['test_acc'][-1]:.4f}  ({h['time'][-1]:.1f} s training)")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``python -m ottt_edu``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "train":  # pragma: no cover - argparse enforces the choices
+        parser.error(f"unknown command {args.command!r}")
+    try:
+        config = config_from_args(args)
+    except ValueError as e:
+        parser.error(str(e))
+    import torch
+
+    from .train import fit, resolve_device
+
+    try:
+        resolve_device(config.device)
+    except RuntimeError as e:
+        parser.error(str(e))
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    try:
+        result = fit(config, on_epoch_end=None if args.quiet else _epoch_line)
+    except (ImportError, FileNotFoundError) as e:
+        print(f"python -m ottt_edu train: error: {e}", file=sys.stderr)
+        return 1
+    h = result.history
+    print(f"final test accuracy: {h['test_acc'][-1]:.4f} ({config.method}, {config.dataset}, "
+          f"{config.model}, T={config.T}; {h['time'][-1]:.1f} s training, {len(h['epoch'])} epochs)")
+    write_outputs(result, args.json, args.png)
+    return 0
