@@ -426,7 +426,7 @@ def build():
         code(r"""
         torch.manual_seed(4)
         tiny = OTTTSequential(nn.Linear(3, 16), OTTTLIFNode(), nn.Linear(16, 2))
-        optimizer = torch.optim.SGD(tiny.parameters(), lr=0.5)
+        optimizer = torch.optim.SGD(tiny.parameters(), lr=0.2)
         y = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1])
         x_seq = 2.0 * torch.rand(6, 8, 3)                         # (T, B, 3)
         x_seq[:, y == 1, 0] += 1.0                                # class 1: a stronger first input
