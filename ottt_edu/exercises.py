@@ -40,7 +40,7 @@ from .memory import reset_net
 from .neuron import LIFNode, OTTTLIFNode
 from .ottt_sequential import OTTTSequential
 from .replace_for_grad import ReplaceforGrad
-from .surrogate import Sigmoid, heaviside, sigmoid_surrogate_grad
+from .surrogate import Sigmoid
 
 __all__ = [
     "ExerciseError",

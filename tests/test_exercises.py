@@ -315,3 +315,13 @@ def test_ottt_a_step_no_optimizer_step():
 
     with pytest.raises(ExerciseError, match="did not change"):
         check_ottt_a_step(no_step)
+
+
+def test_wrapping_prediction_rejects_a_plain_sequential():
+    with pytest.raises(TypeError, match="must be an OTTTSequential"):
+        check_wrapping_prediction(nn.Sequential(nn.Linear(2, 2)), ["GradwithTrace"])
+
+
+def test_wrong_return_type_is_reported():
+    with pytest.raises(ExerciseError, match="returned list, expected a torch.Tensor"):
+        check_trace_closed_form(lambda s, tau: s.tolist())
