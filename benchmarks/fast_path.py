@@ -124,20 +124,16 @@ class NeuronsOnly(nn.Module):
         g = torch.Generator().manual_seed(2)
         self.currents = [(torch.rand(s, generator=g) * 2).to(x0.device).requires_grad_()
                          for s in shapes]
-        self.weights = [torch.randn(s, generator=g).to(x0.device) for s in shapes]
+        self.grad_outputs = [torch.randn(s, generator=g).to(x0.device) for s in shapes]
 
-    def forward(self, _x: torch.Tensor) -> torch.Tensor:
-        out = 0.0
-        for neuron, current, w in zip(self.neurons, self.currents, self.weights):
-            spike, _trace = neuron(current)                           # (B, ...) each
-            out = out + (spike * w).sum()
-        return out
+    def forward(self, _x: torch.Tensor) -> list[torch.Tensor]:
+        return [neuron(current)[0] for neuron, current in zip(self.neurons, self.currents)]
 
 
 def neurons_iteration(net: NeuronsOnly, x: torch.Tensor) -> None:
-    """forward + backward of the neurons alone, x T; then reset."""
+    """forward + backward (fixed output gradients, no loss ops) of the neurons alone, x T."""
     for t in range(x.shape[0]):
-        net(x[t]).backward()
+        torch.autograd.backward(net(x[t]), net.grad_outputs)
         for current in net.currents:
             current.grad = None
     reset_net(net)
