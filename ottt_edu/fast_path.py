@@ -70,8 +70,8 @@ back to the two-pass path; so does any module with forward/backward hooks (the f
 skip them), and any other module (BatchNorm, custom layers, containers).
 
 Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks", NeurIPS 2022
-(arXiv 2210.04195), Eq. (9)-(11) (weight gradient from presynaptic traces) and Sec. 5
-(scaled weight standardization); SpikingJelly
+(arXiv 2210.04195), Eq. (9)-(11) (weight gradient from presynaptic traces; the paper's VGG uses
+scaled weight standardization, see ``ottt_edu.vgg.ScaledWSConv2d``); SpikingJelly
 ``activation_based.layer.online_learning.GradwithTrace`` (the two-pass reference).
 """
 from __future__ import annotations

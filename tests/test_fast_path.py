@@ -333,3 +333,18 @@ def test_auto_is_the_default_and_uses_the_fast_function():
     assert type(out.grad_fn).__name__ == "LinearWithTraceBackward"
     out = GradwithTrace(net[2], grad_path="two_pass")([spike, trace])
     assert type(out.grad_fn).__name__ == "ReplaceforGradBackward"
+
+
+@pytest.mark.parametrize("path, grad_fn", [("fast", "LinearWithTraceBackward"),
+                                           ("auto", "LinearWithTraceBackward"),
+                                           ("two_pass", "ReplaceforGradBackward")])
+def test_sequential_switch_reaches_the_wrapped_layers(path, grad_fn):
+    torch.manual_seed(0)
+    net = OTTTSequential(nn.Linear(3, 4), OTTTLIFNode(), nn.Linear(4, 2), grad_path=path)
+    twin = copy.deepcopy(net)
+    assert twin.grad_path == path
+    out = twin(torch.rand(2, 3))
+    assert type(out.grad_fn).__name__ == grad_fn
+    twin.grad_path = "two_pass" if path != "two_pass" else "fast"
+    reset_net(twin)
+    assert type(twin(torch.rand(2, 3)).grad_fn).__name__ != grad_fn
