@@ -325,7 +325,7 @@ def build():
         sample_grad = torch.einsum("to,ti->oi", e[:, b], a_in[:, b])[i, j]   # sample b's part of dL/dW_ij
         print(f"sum of products = {three_factor.item():.4f} = sample {b}'s part of dL/dW[{i},{j}] = {sample_grad.item():.4f}")
         torch.testing.assert_close(three_factor, sample_grad)
-        torch.testing.assert_close(torch.einsum("tbo,tbi->oi", c * sigmoid_surrogate_grad(h - v_th, 4.0), a_in), fc_online.weight.grad)
+        torch.testing.assert_close(ottt_weight_grad_solution(e, a_in), fc_online.weight.grad)   # all synapses and samples
         """),
         md(r"""
         ## Summary
