@@ -8,6 +8,11 @@ English
     and released again when its graph is freed. ``m.peak_bytes`` is the largest number of bytes
     held at once; each storage is counted once, however many graph nodes share it (so a weight
     used at every step counts once, while fresh activations count every time).
+
+    Whole storages are counted: a view such as ``x_seq[t]`` of a ``(T, B, N)`` input counts the
+    entire sequence once it is saved. That is honest (the sequence really is alive) but it hides
+    what the *network* keeps; to measure the network alone, feed the steps as separate tensors
+    (e.g. ``x_seq.unbind(0)`` cloned, or generate each step on the fly).
 中文
     统计 autograd 为反向传播保存的张量字节数。``peak_bytes`` 为同一时刻保存的最大字节数。
 
