@@ -7,7 +7,9 @@ English
     accuracy, and optionally writes the history as JSON (``--json``) and the learning curves
     as PNG (``--png``). Bad arguments get argparse errors (exit status 2); a dataset that
     cannot be loaded (e.g. MNIST without torchvision or without its files) gets a one-line
-    error that says how to fix it (exit status 1).
+    error that says how to fix it (exit status 1). ``--recipe cifar10_paper`` starts from the
+    paper's CIFAR-10 settings; ``--checkpoint-dir``/``--resume`` and ``torchrun`` go through
+    ``ottt_edu.run.run_training`` (checkpoints, exact resume, DistributedDataParallel).
 中文
     命令行入口: ``python -m ottt_edu train ...``; 参数对应 ``TrainConfig``, 训练结束后打印测试准确率,
     可选地把训练历史写为 JSON、把学习曲线写为 PNG。
@@ -26,9 +28,13 @@ from typing import Optional, Sequence
 from .data import DATASETS
 from .encoding import ENCODINGS
 from .models import MODELS
+from .checkpoint import CheckpointError
+from .distributed import is_torchrun
+from .recipes import RECIPES, get_recipe
 from .train import LOSSES, METHODS, OPTIMIZERS, SCHEDULERS, FitResult, TrainConfig, TrainState
 
-__all__ = ["build_parser", "add_train_arguments", "config_from_args", "main", "write_outputs"]
+__all__ = ["build_parser", "add_train_arguments", "config_from_args", "main", "write_outputs",
+           "recipe_defaults"]
 
 
 def positive_int(text: str) -> int:
@@ -88,6 +94,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     what.add_argument("--channels", type=positive_int, nargs="+", default=list(d.channels),
                       help="CNN conv channels (default: %(default)s)")
     what.add_argument("--dropout", type=fraction, default=d.dropout)
+    what.add_argument("--width", type=positive_float, default=d.width,
+                      help="channel multiplier of --model vgg (1.0: the paper's network)")
     what.add_argument("--encoding", choices=list(ENCODINGS), default=d.encoding)
     what.add_argument("--loss", choices=sorted(LOSSES), default=d.loss)
     how = parser.add_argument_group("how to train")
@@ -108,6 +116,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     data.add_argument("--data-root", default=None,
                       help="folder of optional dataset files (default: $OTTT_EDU_DATA or ~/.cache/ottt_edu/data)")
     data.add_argument("--download", action="store_true", help="let torchvision download missing files")
+    run = parser.add_argument_group(
+        "recipes, checkpoints and processes",
+        "Start several processes with `torchrun --nproc_per_node=N -m ottt_edu train ...` "
+        "(DistributedDataParallel; --batch-size is per process). Only rank 0 prints and writes.")
+    run.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                     help="start from a named recipe's settings (explicit options still win): "
+                          + "; ".join(f"{r.name}: {r.description}" for r in RECIPES.values()))
+    run.add_argument("--checkpoint-dir", metavar="DIR", default=None,
+                     help="write an atomic checkpoint to DIR after every epoch")
+    run.add_argument("--resume", action="store_true",
+                     help="continue from the latest checkpoint in --checkpoint-dir (fresh start if none)")
+    run.add_argument("--keep-last", type=positive_int, default=None, metavar="N",
+                     help="keep only the N newest checkpoints (default: all)")
     out = parser.add_argument_group("output")
     out.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     out.add_argument("--json", metavar="PATH", default=None, help="write config and history as JSON")
@@ -115,8 +136,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``python -m ottt_edu`` parser, with the ``train`` sub-command."""
+def build_parser(defaults: Optional[dict] = None) -> argparse.ArgumentParser:
+    """The ``python -m ottt_edu`` parser, with the ``train`` sub-command.
+
+    ``defaults`` (e.g. a recipe's ``overrides()``) replace the ``train`` options' defaults.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m ottt_edu",
         description="Train spiking networks with OTTT (Xiao et al., NeurIPS 2022) or BPTT.")
@@ -125,7 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a spiking network and report its test accuracy",
         description="Train a spiking network with OTTT_A, OTTT_O or BPTT and report test accuracy.")
     add_train_arguments(train)
+    if defaults:
+        train.set_defaults(**defaults)
     return parser
+
+
+def recipe_defaults(argv: Optional[Sequence[str]]) -> Optional[dict]:
+    """The defaults of the recipe named by ``--recipe NAME`` in ``argv`` (``None`` if absent)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--recipe", choices=sorted(RECIPES), default=None)
+    known, _ = pre.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    return None if known.recipe is None else get_recipe(known.recipe).overrides()
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -135,7 +169,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
         momentum=args.momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,
         encoding=args.encoding, loss=args.loss, hidden=tuple(args.hidden),
-        channels=tuple(args.channels), dropout=args.dropout, seed=args.seed, quiet=args.quiet,
+        channels=tuple(args.channels), dropout=args.dropout, width=args.width, seed=args.seed,
+        quiet=args.quiet,
         device=args.device, n_train=args.n_train, n_test=args.n_test, data_root=args.data_root,
         download=args.download)
 
@@ -179,7 +214,7 @@ def _epoch_line(state: TrainState) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``python -m ottt_edu``; returns the exit status."""
-    parser = build_parser()
+    parser = build_parser(recipe_defaults(argv))
     args = parser.parse_args(argv)
     if args.command != "train":  # pragma: no cover - argparse enforces the choices
         parser.error(f"unknown command {args.command!r}")
@@ -197,11 +232,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(str(e))
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.resume and args.checkpoint_dir is None:
+        parser.error("--resume needs --checkpoint-dir DIR (the directory to resume from).")
+    distributed = is_torchrun()
+    is_main = not distributed or os.environ.get("RANK") == "0"
     try:
-        result = fit(config, on_epoch_end=None if args.quiet else _epoch_line)
-    except (ImportError, FileNotFoundError) as e:
+        if distributed or args.checkpoint_dir is not None:
+            from tqdm.auto import tqdm
+
+            from .run import RunOptions, run_training
+
+            options = RunOptions(checkpoint_dir=args.checkpoint_dir, resume=args.resume,
+                                 keep_last=args.keep_last, distributed=distributed,
+                                 log=None if args.quiet else tqdm.write)
+            result = run_training(config, options, on_epoch_end=None if args.quiet else _epoch_line)
+        else:
+            result = fit(config, on_epoch_end=None if args.quiet else _epoch_line)
+    except (ImportError, FileNotFoundError, FileExistsError, CheckpointError) as e:
         print(f"python -m ottt_edu train: error: {e}", file=sys.stderr)
         return 1
+    if not is_main:  # only rank 0 reports and writes files
+        return 0
     h = result.history
     print(f"final test accuracy: {h['test_acc'][-1]:.4f} ({config.method}, {config.dataset}, "
           f"{config.model}, T={config.T}; {h['time'][-1]:.1f} s training, {len(h['epoch'])} epochs)")
