@@ -6,7 +6,12 @@ neuron state (v, trace) stays per process; BPTT under DDP matches too.
 """
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +191,43 @@ def test_init_distributed_reports_bad_environment(monkeypatch):
         init_distributed(device="cpu")
     with pytest.raises(ValueError, match="rank must lie in"):
         init_distributed(device="cpu", rank=2, world_size=2)
+
+
+# -- the command line under torchrun --------------------------------------------------------------
+TORCHRUN_ARGS = ["train", "--dataset", "digits", "--model", "mlp", "--hidden", "16", "--T", "3",
+                 "--epochs", "2", "--n-train", "192", "--n-test", "64", "--batch-size", "16",
+                 "--optimizer", "sgd", "--lr", "0.1", "--dropout", "0.2", "--seed", "2"]
+
+
+def torchrun(*extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           "--master_addr=127.0.0.1", f"--master_port={free_port()}",
+           "-m", "ottt_edu", *TORCHRUN_ARGS, *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def test_torchrun_cli_rank0_writes_and_resume_is_exact(tmp_path):
+    full = torchrun("--checkpoint-dir", str(tmp_path / "full"), "--json", str(tmp_path / "h.json"))
+    assert full.returncode == 0, full.stderr[-3000:]
+    assert full.stdout.count("final test accuracy") == 1          # rank 0 only
+    assert full.stdout.count("epoch   2  train loss") == 1
+    state = torch.load(tmp_path / "full" / "epoch_0002.pt", weights_only=True)
+    assert state["world_size"] == 2 and len(state["rng"]) == 2
+    assert json.loads((tmp_path / "h.json").read_text())["history"]["epoch"] == [1, 2]
+
+    (tmp_path / "part").mkdir()                                     # crashed after epoch 1
+    shutil.copy(tmp_path / "full" / "epoch_0001.pt", tmp_path / "part")
+    resumed = torchrun("--checkpoint-dir", str(tmp_path / "part"), "--resume", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    again = torch.load(tmp_path / "part" / "epoch_0002.pt", weights_only=True)
+    for k in state["model"]:
+        assert torch.equal(state["model"][k], again["model"][k]), f"weights {k} differ"
+    drop_time = lambda h: {k: v for k, v in h.items() if k != "time"}
+    assert drop_time(state["history"]) == drop_time(again["history"])
+
+    single = subprocess.run([sys.executable, "-m", "ottt_edu", *TORCHRUN_ARGS,
+                             "--checkpoint-dir", str(tmp_path / "full"), "--resume"],
+                            capture_output=True, text=True, timeout=120)
+    assert single.returncode == 1
+    assert "written by 2 process(es) but this run has 1" in single.stderr
