@@ -301,7 +301,7 @@ def plot_grad_paths(ax: Axes, kind: str = "GradwithTrace") -> dict[str, Any]:
     ax.set_ylim(0, 1)
     boxes = {}
     for name, (bx, by, text) in spec["boxes"].items():
-        boxes[name] = ax.text(bx, by, text, ha="center", va="center", fontsize=8,
+        boxes[name] = ax.text(bx, by, text, ha="center", va="center", fontsize=9,
                               transform=ax.transAxes, zorder=3,
                               bbox=dict(boxstyle="round,pad=0.4", fc="white", ec="#444444"))
 

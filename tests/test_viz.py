@@ -261,3 +261,32 @@ def test_firing_rates(ax):
 def test_consistent_style(ax):
     viz.plot_memory_vs_T(ax, [1, 2], {"OTTT": [1, 1]})
     assert not ax.spines["top"].get_visible() and not ax.spines["right"].get_visible()
+
+
+# -- README figures ----------------------------------------------------------------------------
+def _load_figure_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "make_readme_figures.py"
+    spec = importlib.util.spec_from_file_location("make_readme_figures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_figure_script_writes_pngs(tmp_path):
+    script = _load_figure_script()
+    written = script.main(["--out", str(tmp_path), "--only", "lif_neuron_trace", "grad_paths"])
+    assert [p.name for p in written] == ["lif_neuron_trace.png", "grad_paths.png"]
+    for p in written:
+        data = p.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+        assert b"Matplotlib version" not in data  # reproducible: no software version
+
+
+def test_readme_figures_are_committed():
+    script = _load_figure_script()
+    img = script.ROOT / "docs" / "img"
+    missing = [n for n in script.FIGURES if not (img / f"{n}.png").is_file()]
+    assert not missing, f"run `.venv/bin/python scripts/make_readme_figures.py`; missing {missing}"
