@@ -169,3 +169,31 @@ def test_paper_recipe_values():
     assert r.paper_accuracy == {"ottt_a": 93.52, "ottt_o": 93.49}
     with pytest.raises(ValueError, match="unknown recipe"):
         get_recipe("imagenet")
+
+
+# -- the recipe through the command line --------------------------------------------------------
+def test_recipe_sets_defaults_and_explicit_options_win():
+    from ottt_edu.cli import build_parser, config_from_args, recipe_defaults
+    argv = ["train", "--recipe", "cifar10_paper", "--T", "2", "--method", "ottt_o"]
+    config = config_from_args(build_parser(recipe_defaults(argv)).parse_args(argv))
+    assert (config.dataset, config.model, config.width, config.loss) == ("cifar10", "vgg", 1.0, "ce_mse")
+    assert (config.optimizer, config.lr, config.momentum, config.scheduler) == ("sgd", 0.1, 0.9, "cosine")
+    assert (config.epochs, config.batch_size, config.tau) == (300, 128, 2.0)
+    assert (config.T, config.method) == (2, "ottt_o")                  # explicit flags win
+    plain = config_from_args(build_parser(recipe_defaults(["train"])).parse_args(["train"]))
+    assert plain.dataset == "digits"
+
+
+def test_narrow_recipe_runs_on_fake_cifar_files(tmp_path, capsys):
+    """The paper's recipe end to end (narrow VGG, 1 epoch, tiny subsets) on fake CIFAR files."""
+    from ottt_edu.cli import main
+    write_python_version(tmp_path / "data", n=8)
+    argv = ["train", "--recipe", "cifar10_paper", "--width", "0.0625", "--epochs", "1", "--T", "2",
+            "--batch-size", "8", "--n-train", "16", "--n-test", "8", "--data-root",
+            str(tmp_path / "data"), "--quiet", "--json", str(tmp_path / "h.json")]
+    assert main(argv) == 0
+    assert "final test accuracy" in capsys.readouterr().out
+    import json
+    saved = json.loads((tmp_path / "h.json").read_text())
+    assert saved["config"]["model"] == "vgg" and saved["config"]["loss"] == "ce_mse"
+    assert len(saved["history"]["train_loss"]) == 1
