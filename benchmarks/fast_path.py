@@ -13,7 +13,9 @@ timed for three networks with the same layer sizes:
                 ``fast ~ floor + neurons`` shows where the remaining time goes.
 
 Methods are interleaved (the order rotates every repeat) and the median of the repeats is
-reported, so the ratios printed side by side are measured under the same machine load.
+reported, so the ratios printed side by side are measured under the same machine load. The
+minimum (the least disturbed repeat) is printed too: on a machine shared with other jobs, ratios
+of minima are often the steadier estimate of the work itself.
 
 Memory: ``saved`` is ``SavedTensorMeter.peak_bytes`` over the iteration (tensors autograd keeps
 for backward, each storage counted once). ``graph-only`` counts the same but leaves out storages
@@ -245,6 +247,7 @@ def measure(kind: str, cfg: BenchConfig) -> dict[str, dict[str, float]]:
     result["neurons"] = {"saved": float("nan"), "graph_only": float("nan")}
     for k in runs:
         result[k]["ms"] = 1e3 * statistics.median(times[k])
+        result[k]["ms_min"] = 1e3 * min(times[k])
     return result
 
 
@@ -252,21 +255,21 @@ def report(kind: str, res: dict[str, dict[str, float]], cfg: BenchConfig) -> Non
     title, _, _ = NETS[kind]
     print(f"\n{title}  (T={cfg.T}, batch {cfg.batch_size}, {cfg.device}, "
           f"{torch.get_num_threads()} threads, median of {cfg.repeats})")
-    print(f"{'network':<10}{'ms/iter':>10}{'saved KiB':>12}{'graph-only KiB':>16}")
+    print(f"{'network':<10}{'ms/iter':>10}{'min ms':>9}{'saved KiB':>12}{'graph-only KiB':>16}")
     for k, r in res.items():
         if k == "neurons":
-            print(f"{k:<10}{r['ms']:>10.1f}{'-':>12}{'-':>16}   (diagnostic: LIF steps alone)")
+            print(f"{k:<10}{r['ms']:>10.1f}{r['ms_min']:>9.1f}{'-':>12}{'-':>16}"
+                  f"   (diagnostic: LIF steps alone)")
         else:
-            print(f"{k:<10}{r['ms']:>10.1f}{r['saved'] / 1024:>12.0f}"
+            print(f"{k:<10}{r['ms']:>10.1f}{r['ms_min']:>9.1f}{r['saved'] / 1024:>12.0f}"
                   f"{r['graph_only'] / 1024:>16.0f}")
     fast, two, floor = res["fast"], res["two-pass"], res["floor"]
     r_two, r_floor = fast["ms"] / two["ms"], fast["ms"] / floor["ms"]
-    print(f"fast / two-pass time  = {r_two:.2f}  (target <= 0.80: "
-          f"{'met' if r_two <= 0.8 else 'NOT met'})")
-    print(f"fast / floor time     = {r_floor:.2f}  (target <= 1.20: "
-          f"{'met' if r_floor <= 1.2 else 'NOT met'})")
-    print(f"(fast - neurons) / floor = {(fast['ms'] - res['neurons']['ms']) / floor['ms']:.2f}  "
-          f"(the layers' share of the fast path vs the floor)")
+    m_two, m_floor = fast["ms_min"] / two["ms_min"], fast["ms_min"] / floor["ms_min"]
+    print(f"fast / two-pass time  = {r_two:.2f} (medians), {m_two:.2f} (minima)  "
+          f"(target <= 0.80: {'met' if max(r_two, m_two) <= 0.8 else 'NOT met'})")
+    print(f"fast / floor time     = {r_floor:.2f} (medians), {m_floor:.2f} (minima)  "
+          f"(target <= 1.20: {'met' if max(r_floor, m_floor) <= 1.2 else 'NOT met'})")
     print(f"saved bytes fast / two-pass      = {fast['saved'] / two['saved']:.2f}")
     print(f"graph-only bytes fast / two-pass = {fast['graph_only'] / two['graph_only']:.2f}")
 
