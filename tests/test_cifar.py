@@ -197,3 +197,15 @@ def test_narrow_recipe_runs_on_fake_cifar_files(tmp_path, capsys):
     saved = json.loads((tmp_path / "h.json").read_text())
     assert saved["config"]["model"] == "vgg" and saved["config"]["loss"] == "ce_mse"
     assert len(saved["history"]["train_loss"]) == 1
+
+
+def test_batched_getitems_matches_per_image_access():
+    from torch.utils.data import DataLoader
+    x, y = torch.rand(10, 3, 32, 32), torch.arange(10)
+    ds = AugmentedTensorDataset(x, y, normalize)
+    xb, yb = next(iter(DataLoader(ds, batch_size=4, shuffle=False)))   # uses __getitems__
+    torch.testing.assert_close(xb, torch.stack([ds[i][0] for i in range(4)]))
+    assert torch.equal(yb, y[:4])
+    aug = AugmentedTensorDataset(x, y, CifarAugment())
+    a = aug.__getitems__([0, 0, 0, 0])                  # one image, four independent draws
+    assert len({tuple(t.flatten()[:64].tolist()) for t, _ in a}) > 1
