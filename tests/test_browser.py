@@ -151,9 +151,9 @@ def _shutdown_kernels(lab: dict) -> None:
             timeout=30).read()
 
 
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    path = find_chromium()
+def require_browser(find=find_chromium) -> str:
+    """Chromium's path, after checking Playwright imports; else skip (fail when CI=true)."""
+    path = find()
     if path is None:
         skip_or_fail(f"Chromium not found; {INSTALL_HINT}")
     try:
@@ -162,6 +162,11 @@ def chromium_path() -> str:
         skip_or_fail("the Python package playwright is missing; run `make env` (it is in the "
                      "lock file), then " + INSTALL_HINT)
     return path
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    return require_browser()
 
 
 @pytest.fixture(scope="module")
@@ -356,6 +361,18 @@ def check_widgets_rendered(page, name: str, expected: int) -> None:
 
 
 # -- tests --------------------------------------------------------------------------------------
+def test_missing_browser_skips_with_install_hint(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        require_browser(find=lambda: None)
+
+
+def test_missing_browser_fails_on_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true .*apt-get install chromium"):
+        require_browser(find=lambda: None)
+
+
 def test_widget_notebooks_are_discovered():
     names = [p.name for p in widget_notebooks()]
     assert PLAYGROUND in names, f"{PLAYGROUND} must use ottt_edu.widgets; found {names}"
