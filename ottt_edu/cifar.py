@@ -25,9 +25,11 @@ English
     0.95 交叉熵 + 0.05 对 one-hot 的均方误差。
 
 Difference from the authors' script (named, not hidden): the OTTT authors' ``train_cifar.py``
-uses ``torchtoolbox.transform.Cutout()`` (a random-erasing variant applied with probability 1/2
-before the flip); this module uses the original Cutout of DeVries & Taylor (length 16, always,
-after normalization), as the ottt_edu issue specifies.
+uses ``torchtoolbox.transform.Cutout()`` with its defaults, a random-erasing variant (with
+probability 0.5, a rectangle of 2-40 % of the image, aspect ratio 0.4-2.5, filled with one
+random grey level 0-255), applied after the crop and before the flip; this module uses the
+original Cutout of DeVries & Taylor (one 16x16 square, always, after normalization), as the
+ottt_edu issue specifies. Results may therefore differ slightly from the paper's.
 
 Reference: Krizhevsky, "Learning Multiple Layers of Features from Tiny Images" (2009);
 DeVries & Taylor, "Improved Regularization of Convolutional Neural Networks with Cutout"
