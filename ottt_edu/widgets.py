@@ -20,9 +20,10 @@ Reference: Xiao et al., "Online Training Through Time for Spiking Neural Network
 from __future__ import annotations
 
 import base64
+import html
 import io
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 import ipywidgets as widgets
 import PIL.Image
@@ -57,9 +58,11 @@ class Explorer(widgets.VBox):
         figure: figure size and resolution.
 
     Attributes:
-        figure: the matplotlib ``Figure`` (redrawn in place on every change).
+        figure: the matplotlib ``Figure`` of the current values (a new one after each change).
         image: the ``ipywidgets.Image`` showing ``figure`` as PNG.
-        drawn: what the last ``draw`` returned.
+        drawn: what the last successful ``draw`` returned.
+        status: an ``HTML`` line that shows why values could not be drawn (empty otherwise).
+        error: that message, or ``None``.
     """
 
     def __init__(self, title: str, controls: Mapping[str, widgets.ValueWidget], draw: DrawFn,
@@ -69,20 +72,23 @@ class Explorer(widgets.VBox):
         self.title = title
         self.controls = dict(controls)
         self._draw = draw
-        self.figure = Figure(figsize=(figure.width, figure.height), dpi=figure.dpi,
-                             layout="constrained")
+        self._figure_spec = figure
+        self.figure = self._new_figure()
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.status = widgets.HTML("")
         self.drawn: dict = {}
+        self.error: Optional[str] = None
         header = widgets.HTML(f"<b>{title}</b>")
         control_box = widgets.GridBox(
             list(self.controls.values()),
             layout=widgets.Layout(grid_template_columns="repeat(2, minmax(0, 1fr))"),
         )
-        super().__init__(children=[header, control_box, self.image])
+        super().__init__(children=[header, control_box, self.status, self.image])
         self.add_class("ottt-explorer")
+        if not self.refresh():
+            raise ValueError(f"{title}: the initial values cannot be drawn: {self.error}")
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
-        self.refresh()
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -90,11 +96,29 @@ class Explorer(widgets.VBox):
         """Current ``{name: value}`` of the controls."""
         return {name: control.value for name, control in self.controls.items()}
 
-    def refresh(self) -> None:
-        """Redraw the figure for the current values and update the image widget."""
-        self.figure.clear()
-        self.drawn = self._draw(self.figure, self.values)
+    def refresh(self) -> bool:
+        """Redraw the figure for the current values and update the image widget.
+
+        If the values are rejected (``ValueError`` from the compute function), the previous
+        figure stays, the message is shown above it (and kept in ``self.error``), and the
+        result is ``False``.
+        """
+        figure = self._new_figure()
+        try:
+            drawn = self._draw(figure, self.values)
+        except ValueError as err:
+            self.error = str(err)
+            self.status.value = (f'<span style="color:#D55E00">Cannot draw these values: '
+                                 f'{html.escape(self.error)}</span>')
+            return False
+        self.figure, self.drawn, self.error = figure, drawn, None
+        self.status.value = ""
         self.image.value = self.png()
+        return True
+
+    def _new_figure(self) -> Figure:
+        spec = self._figure_spec
+        return Figure(figsize=(spec.width, spec.height), dpi=spec.dpi, layout="constrained")
 
     def png(self) -> bytes:
         """The current figure as a palette PNG (64 colours: a third of the bytes, same look)."""
@@ -126,7 +150,7 @@ class Explorer(widgets.VBox):
         data["text/plain"] = (
             f"{self.summary()}\n[interactive in JupyterLab; static figure for these values]"
         )
-        data["image/png"] = base64.b64encode(self.png()).decode("ascii")
+        data["image/png"] = base64.b64encode(bytes(self.image.value)).decode("ascii")
         return data
 
 

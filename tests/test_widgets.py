@@ -215,3 +215,38 @@ def test_ottt_vs_bptt_explorer_sliders_change_figure():
     e.controls["tau"].value = 4.0
     assert any(not np.allclose(line.get_ydata(), cos_T4[k])
                for k, line in e.drawn["cosine_lines"].items())
+
+
+def _toy_explorer():
+    import ipywidgets
+
+    def draw(fig, values):
+        if values["a"] < 0:
+            raise ValueError("a must be >= 0")
+        ax = fig.subplots()
+        (line,) = ax.plot([0, 1], [0, values["a"]])
+        return {"line": line}
+
+    return widgets.Explorer("toy", {"a": ipywidgets.FloatSlider(value=1.0, min=-2, max=2)}, draw)
+
+
+def test_explorer_shows_rejected_values_and_keeps_figure():
+    e = _toy_explorer()
+    png, line = bytes(e.image.value), e.drawn["line"]
+    e.controls["a"].value = -1.0
+    assert e.error == "a must be >= 0" and "a must be &gt;= 0" in e.status.value
+    assert bytes(e.image.value) == png and e.drawn["line"] is line
+    assert e.png() == png  # the static fallback still shows the last good figure
+    e.controls["a"].value = 0.5
+    assert e.error is None and e.status.value == ""
+    assert list(e.drawn["line"].get_ydata()) == [0, 0.5]
+
+
+def test_explorer_rejects_bad_initial_values():
+    import ipywidgets
+
+    def draw(fig, values):
+        raise ValueError("never drawable")
+
+    with pytest.raises(ValueError, match="initial values cannot be drawn: never drawable"):
+        widgets.Explorer("bad", {"a": ipywidgets.FloatSlider()}, draw)
