@@ -25,7 +25,8 @@ Gradient agreement (OTTT vs BPTT, same weights, same batch) per layer::
     cos = <dL/dW_OTTT, dL/dW_BPTT> / (|dL/dW_OTTT| |dL/dW_BPTT|)
 
 Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks", NeurIPS 2022
-(arXiv 2210.04195), Eq. (6)-(8), Sec. 4.3 and Fig. 2; SpikingJelly ``activation_based.neuron.OTTTLIFNode``,
+(arXiv 2210.04195), Eq. (6)-(8), Sec. 4.3 and Fig. 2;
+SpikingJelly ``activation_based.neuron.OTTTLIFNode``,
 ``activation_based.surrogate.Sigmoid``.
 """
 from __future__ import annotations
@@ -99,7 +100,8 @@ def simulate_lif(tau: float = 2.0, v_threshold: float = 1.0, input_strength: flo
     if reset not in RESET_MODES:
         raise ValueError(f"reset must be one of {sorted(RESET_MODES)}, got {reset!r}.")
     if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"rate is a spike probability per step and must lie in [0, 1], got {rate}.")
+        raise ValueError(
+            f"rate is a spike probability per step and must lie in [0, 1], got {rate}.")
     if not (isinstance(T, int) and T >= 1):
         raise ValueError(f"T must be a positive int (number of time steps), got {T!r}.")
     if not v_threshold > 0:
@@ -277,7 +279,8 @@ def draw_ottt_vs_bptt(fig: Figure, params: OTTTvsBPTTParams) -> dict[str, Any]:
         (cosine_lines[layer],) = ax_cos.plot(data["Ts"], values, "o-", lw=viz.LINEWIDTH,
                                              color=viz.CYCLE[i % len(viz.CYCLE)], label=layer)
     ax_cos.axvline(params.T, color="#444444", lw=0.8, ls=":")
-    viz.style_axis(ax_cos, "time steps T", "cosine(OTTT, BPTT)", f"Gradient agreement, tau={params.tau:g}")
+    viz.style_axis(ax_cos, "time steps T", "cosine(OTTT, BPTT)",
+                   f"Gradient agreement, tau={params.tau:g}")
     ax_cos.legend(fontsize="small")
     memory = viz.plot_memory_vs_T(ax_mem, data["Ts"], {"OTTT": data["ottt_bytes_vs_T"],
                                                        "BPTT": data["bptt_bytes_vs_T"]})

@@ -15,15 +15,16 @@ What is drawn follows the paper's quantities: spikes ``s[t]``, membrane potentia
 ``g'(x) = alpha sigmoid(alpha x)(1 - sigmoid(alpha x))``, and the OTTT-vs-BPTT comparisons.
 
 Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks", NeurIPS 2022
-(arXiv 2210.04195); SpikingJelly ``activation_based.visualizing`` (for the raster idea).
+(arXiv 2210.04195); SpikingJelly ``spikingjelly.visualizing`` (for the raster idea).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
 from matplotlib.container import BarContainer
 from matplotlib.lines import Line2D
 
@@ -128,7 +129,7 @@ def _check_binary(arr: np.ndarray, name: str) -> None:
 
 # -- spikes, membrane, trace -----------------------------------------------------------------
 def plot_raster(ax: Axes, spikes: Any, *, t0: int = 0, color: Optional[str] = None,
-                label: Optional[str] = None):
+                label: Optional[str] = None) -> PathCollection:
     """Spike raster: a tick at ``(t, n)`` for every ``s[t, n] = 1``.
 
     Args:
@@ -376,7 +377,8 @@ def plot_memory_vs_T(ax: Axes, Ts: Sequence[int],
     return lines
 
 
-def plot_cosine_similarity(ax: Axes, cos_by_layer: Mapping[str, Any]):
+def plot_cosine_similarity(ax: Axes, cos_by_layer: Mapping[str, Any]
+                           ) -> Union[BarContainer, dict[str, BarContainer]]:
     """Cosine similarity between OTTT and BPTT gradients, one bar per layer.
 
     ``cos = <g_OTTT, g_BPTT> / (|g_OTTT| |g_BPTT|)``, 1 means the same direction.

@@ -11,10 +11,12 @@ Screenshots go to ``test-artifacts/browser/`` (git-ignored).
 How it runs: a JupyterLab server on ``127.0.0.1`` with a free port, a random token, temporary
 config/runtime/settings/workspace directories and a copy of ``notebooks/`` (so the repository's
 notebooks are never saved over); the ``ottt-edu`` kernel is a kernelspec in the temporary data
-directory that runs this very Python. Chromium is Debian's (``/usr/bin/chromium``), driven by Playwright with
-``executable_path`` (Playwright never downloads a browser). The server is shut down on every
-path (fixture teardown). Without Chromium the test is skipped, with the command to install it;
-with ``CI=true`` a missing browser is a failure.
+directory that runs this very Python. Chromium is Debian's (``/usr/bin/chromium``, or
+``$OTTT_CHROMIUM``), driven by Playwright with ``executable_path`` (Playwright never downloads a
+browser). The server is shut down on every path (fixture teardown). Without Chromium the test
+is skipped, with the command to install it; with ``CI=true`` a missing browser is a failure.
+
+Run it alone: ``.venv/bin/python -m pytest tests/test_browser.py -v`` (about 1.5 min).
 """
 from __future__ import annotations
 
@@ -268,7 +270,9 @@ PREPARE_RUN_JS = """() => {
     const cell = cells.get(i);
     if (cell.type === 'code' && cell.sharedModel.getSource().includes('NBVAL_RAISES_EXCEPTION')) {
       const tags = cell.getMetadata('tags') || [];
-      if (!tags.includes('raises-exception')) cell.setMetadata('tags', [...tags, 'raises-exception']);
+      if (!tags.includes('raises-exception')) {
+        cell.setMetadata('tags', [...tags, 'raises-exception']);
+      }
     }
   }
   return window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');
@@ -297,7 +301,9 @@ ERROR_OUTPUTS_JS = """() => {
     for (let j = 0; j < cell.outputs.length; j++) {
       const out = cell.outputs.get(j).toJSON();
       const expected = cell.sharedModel.getSource().includes('NBVAL_RAISES_EXCEPTION');
-      if (out.output_type === 'error' && !expected) errors.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
+      if (out.output_type === 'error' && !expected) {
+        errors.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
+      }
     }
   }
   return errors;
