@@ -438,6 +438,10 @@ def test_other_widget_notebooks_render(browser, lab, name):
     try:
         check_widgets_rendered(page, name, expected)
         _screenshot(page, f"{Path(name).stem}-after-run-all")
+        explorers = page.locator(".ottt-explorer")
+        for i in range(explorers.count()):
+            explorers.nth(i).scroll_into_view_if_needed()
+            _screenshot(explorers.nth(i), f"{Path(name).stem}-explorer-{i}")
     finally:
         context.close()
         _shutdown_kernels(lab)
