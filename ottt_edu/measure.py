@@ -127,39 +127,69 @@ def measure_iteration(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor, me
                                 statistics.median(times))
 
 
+def _time_once(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor, method: str) -> float:
+    backward = _backward_fn(method)
+    cuda = x_seq.is_cuda
+    model.zero_grad(set_to_none=True)
+    reset_net(model)
+    if cuda:
+        torch.cuda.synchronize(x_seq.device)
+    t0 = time.perf_counter()
+    backward(model, x_seq, y)
+    if cuda:
+        torch.cuda.synchronize(x_seq.device)
+    seconds = time.perf_counter() - t0
+    reset_net(model)
+    return seconds
+
+
 def memory_time_vs_T(Ts: Sequence[int] = (1, 2, 4, 8, 16, 32),
                      model_config: Optional[ModelConfig] = None, batch_size: int = 64,
                      repeats: int = 3, seed: int = 0, device: str = "cpu",
                      methods: Sequence[str] = ("ottt", "bptt")) -> list[dict]:
-    """For every T, measure ``methods`` on the same digits batch and weights.
+    """For every T, measure ``methods`` on the same digits batch and the same weights.
 
-    Returns one row per T: ``{'T', '<method>_bytes', '<method>_cuda_bytes', '<method>_s'}`` for
-    each method, plus ``'bytes_ratio'`` and ``'time_ratio'`` (BPTT / OTTT) when both are
-    measured. Default model: ``ModelConfig('mlp', hidden=(256,))`` on 8x8 digits.
+    Memory comes from one iteration per method (``measure_iteration``). Time: ``repeats``
+    rounds in which every method runs once, the order rotating each round (so all methods see
+    the same machine load); the median and the minimum are kept.
+
+    Returns one row per T: ``{'T', '<m>_bytes', '<m>_cuda_bytes', '<m>_s', '<m>_s_min'}`` for
+    each method ``m``, plus ``'bytes_ratio'`` and ``'time_ratio'`` (BPTT / OTTT, medians) when
+    both are measured. Default model: ``ModelConfig('mlp', hidden=(256,))`` on 8x8 digits.
     """
     if not Ts or any(int(T) < 1 for T in Ts):
         raise ValueError(f"every T must be >= 1, got {list(Ts)}.")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}.")
     cfg = ModelConfig("mlp", hidden=(256,)) if model_config is None else model_config
     x, y = digits_batch(batch_size, seed)
     x, y = x.to(device), y.to(device)
+    if tuple(x.shape[1:]) != cfg.in_shape:
+        x = torch.nn.functional.interpolate(x, size=cfg.in_shape[1:]).expand(-1, cfg.in_shape[0], -1, -1)
     torch.manual_seed(seed)
     models = {}
     for m in methods:
         neuron = "bptt" if m == "bptt" else "ottt"
         models[m] = build_model(ModelConfig(**{**cfg.__dict__, "neuron": neuron})).to(device)
-    first = models[methods[0]]
     for m in methods[1:]:
-        copy_weights(first, models[m])
+        copy_weights(models[methods[0]], models[m])
     rows = []
     encoder = make_encoder("direct")
     for T in Ts:
         x_seq = encoder(x, int(T))                      # (T, B, C, H, W)
         row: dict = {"T": int(T)}
         for m in methods:
-            r = measure_iteration(models[m], x_seq, y, m, repeats=repeats)
+            r = measure_iteration(models[m], x_seq, y, m, repeats=1)
             row[f"{m}_bytes"] = r.saved_bytes
             row[f"{m}_cuda_bytes"] = r.cuda_peak_bytes
-            row[f"{m}_s"] = r.seconds
+        times: dict[str, list[float]] = {m: [] for m in methods}
+        for i in range(repeats):
+            order = list(methods[i % len(methods):]) + list(methods[:i % len(methods)])
+            for m in order:
+                times[m].append(_time_once(models[m], x_seq, y, m))
+        for m in methods:
+            row[f"{m}_s"] = statistics.median(times[m])
+            row[f"{m}_s_min"] = min(times[m])
         if "ottt" in methods and "bptt" in methods:
             row["bytes_ratio"] = row["bptt_bytes"] / row["ottt_bytes"]
             row["time_ratio"] = row["bptt_s"] / row["ottt_s"]
