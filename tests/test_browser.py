@@ -287,9 +287,14 @@ KERNEL_READY_JS = """() => {
 }"""
 
 WIDGETS_SETTLED_JS = """(n) => {
+  // 'error' (final) if a widget failed, 'ok' once n views rendered, else null (keep waiting)
   const nb = document.querySelector('.jp-Notebook');
-  if (!nb || /Loading widget|Error displaying widget/.test(nb.innerText)) return false;
-  return document.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets').length >= n;
+  if (!nb) return null;
+  if (nb.querySelector('.jupyter-widgets-error-widget')
+      || /Error displaying widget/.test(nb.innerText)) return 'error';
+  if (/Loading widget/.test(nb.innerText)) return null;
+  const views = document.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets').length;
+  return views >= n ? 'ok' : null;
 }"""
 
 ERROR_OUTPUTS_JS = """() => {
@@ -311,7 +316,7 @@ ERROR_OUTPUTS_JS = """() => {
 
 IMAGES_LOADED_JS = """() => {
   const imgs = [...document.querySelectorAll('.ottt-explorer img')];
-  return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
+  return imgs.every(i => i.complete && i.naturalWidth > 0);
 }"""
 
 
@@ -348,22 +353,25 @@ def _screenshot(page_or_element, stem: str) -> Path:
 def check_widgets_rendered(page, name: str, expected: int) -> None:
     """Every widget output rendered: at least ``expected``, none loading or failed."""
     stem = Path(name).stem
+    views = page.locator(".jp-OutputArea-output > .jupyter-widgets")
     try:
-        page.wait_for_function(WIDGETS_SETTLED_JS, arg=expected,
-                               timeout=WIDGET_TIMEOUT_S * 1000, polling=500)
+        state = page.wait_for_function(WIDGETS_SETTLED_JS, arg=expected,
+                                       timeout=WIDGET_TIMEOUT_S * 1000, polling=500).json_value()
     except Exception:
+        state = "timeout"
+    if state != "ok":
         _screenshot(page, f"{stem}-widgets-not-rendered")
-        views = page.locator(".jp-OutputArea-output > .jupyter-widgets")
         raise AssertionError(
-            f"{name}: widgets did not render within {WIDGET_TIMEOUT_S} s; found {views.count()} "
-            f"widget views (expected {expected}) with texts "
-            f"{[t[:80] for t in views.all_inner_texts()]}"
-        ) from None
-    body = page.locator(".jp-Notebook").inner_text()
-    assert "Error displaying widget" not in body and "Loading widget" not in body
+            f"{name}: widgets did not render ({state}); found {views.count()} widget views "
+            f"(expected {expected}) with texts {[t[:80] for t in views.all_inner_texts()]}"
+        )
     errors = page.evaluate(ERROR_OUTPUTS_JS)
     assert errors == [], f"{name}: error outputs after running all cells in the browser: {errors}"
-    page.wait_for_function(IMAGES_LOADED_JS, timeout=WIDGET_TIMEOUT_S * 1000, polling=500)
+    try:
+        page.wait_for_function(IMAGES_LOADED_JS, timeout=WIDGET_TIMEOUT_S * 1000, polling=500)
+    except Exception:
+        _screenshot(page, f"{stem}-images-not-loaded")
+        raise AssertionError(f"{name}: an explorer's figure <img> did not load") from None
 
 
 # -- tests --------------------------------------------------------------------------------------
