@@ -73,6 +73,7 @@ def test_membrane_draws_v_threshold_spikes_and_input(ax):
     x = torch.tensor([0.6, 0.9, 0.1, 1.0])
     d = viz.plot_membrane(ax, v, spikes=s, v_threshold=1.0, x=x, label="v")
     assert set(d) == {"v", "threshold", "spikes", "x"}
+    assert len(ax.lines) == 3 and len(ax.collections) == 1  # x, v, threshold; spike marks
     np.testing.assert_allclose(d["v"].get_ydata(), v.numpy())
     np.testing.assert_allclose(d["x"].get_ydata(), x.numpy())
     assert list(d["threshold"].get_ydata()) == [1.0, 1.0]
@@ -118,6 +119,9 @@ def test_trace_errors(ax):
 # -- surrogate ---------------------------------------------------------------------------------
 def test_surrogate_curves_match_library(ax):
     d = viz.plot_surrogate(ax, alpha=2.0, x_range=(-1.0, 1.0), num=5)
+    assert len(ax.lines) == 3
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "forward: step H(x)", "sigmoid(2 x)", "backward: surrogate g'(x)"]
     x = d["grad"].get_xdata()
     np.testing.assert_allclose(x, [-1.0, -0.5, 0.0, 0.5, 1.0])
     np.testing.assert_allclose(d["step"].get_ydata(), [0, 0, 1, 1, 1])
@@ -146,6 +150,7 @@ def test_grad_paths_replace_for_grad(ax):
     d = viz.plot_grad_paths(ax, "ReplaceforGrad")
     assert set(d["boxes"]) == {"x", "x_r", "y", "L"}
     assert len(d["value_arrows"]) == 2 and len(d["grad_arrows"]) == 3
+    assert len(ax.texts) == 4 + 5  # boxes + arrows (annotations are texts)
     assert d["aux_arrows"] == []
     # the value comes from x_r only, the gradient reaches both x and x_r
     assert "value = x_r" in d["boxes"]["y"].get_text()
