@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ottt-edu-installed
 KERNEL := ottt-edu
 
-.PHONY: lab test env lock clean
+.PHONY: lab test env lock clean figures bench-fast bench-memory
 
 env: $(STAMP)
 
@@ -24,6 +24,16 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# README pictures and benchmarks (not part of the tests).
+figures: $(STAMP)
+	$(BIN)/python scripts/make_readme_figures.py
+
+bench-fast: $(STAMP)
+	$(BIN)/python benchmarks/fast_path.py --threads 1 --repeats 15
+
+bench-memory: $(STAMP)
+	$(BIN)/python benchmarks/memory_time.py
 
 # Re-pin the lock from the current environment (after a deliberate upgrade).
 lock: $(STAMP)
