@@ -8,7 +8,7 @@ import torch
 from ottt_edu.measure import (OTTTvsBPTT, cosine_similarity, digits_batch, firing_rates,
                               gradient_cosine, measure_iteration, memory_time_vs_T, ottt_vs_bptt,
                               record_spikes, weight_gradients)
-from ottt_edu.models import ModelConfig, copy_weights, mlp
+from ottt_edu.models import ModelConfig, mlp
 
 
 def test_cosine_similarity_values():
