@@ -65,9 +65,21 @@ md("""## The road
 | 08 | `08_making_it_fast` | a single-pass `GradwithTrace` for linear layers |
 | 09 | `09_explorers` | every interactive explorer in one playground |
 
-Each notebook builds its concept in plain PyTorch first, then imports the library version from
-`ottt_edu` and checks that the two agree with `torch.testing.assert_close`. "Your turn" exercises come
-with a checker and a hidden reference solution."""),
+Notebooks 01–05 rebuild SpikingJelly's online-learning module from the bottom up, one idea at a time.
+01 starts from a single leaky integrate-and-fire neuron. 02 makes it trainable with a surrogate gradient
+and measures why backpropagation through time runs out of memory as T grows. 03 opens up autograd with
+custom Functions and builds `ReplaceforGrad`, the switch that separates a value from its gradient. 04
+introduces the presynaptic trace, derives OTTT's weight gradient $\\sum_t g[t]^\\top a[t]$ from BPTT and
+builds `GradwithTrace`. 05 assembles whole networks with `SpikeTraceOp` and `OTTTSequential` and runs one
+complete OTTT update, checked by hand. 06 and 07 then train real networks on handwritten digits and put
+OTTT and BPTT side by side (gradient alignment, memory, time, accuracy, and a task where OTTT's missing
+temporal credit assignment shows). 08 is an advanced look at making OTTT fast; 09 is a playground with
+every interactive explorer.
+
+In each notebook you first write the idea in a few lines of plain PyTorch, then import the library
+version from `ottt_edu` and check that the two agree number for number with
+`torch.testing.assert_close`. "Your turn" exercises give instant feedback; reference solutions are in
+collapsed cells, so *Run all* always works."""),
 md("## Environment check\n\nThe stored outputs of these notebooks were made with the exact versions pinned in `requirements-lock.txt`. This cell compares your environment with them."),
 code("""import importlib.metadata as md
 import pathlib

@@ -1,8 +1,8 @@
-"""Small helpers to write the course notebooks with nbformat (used by build_notebooks_01_05.py).
+"""Small helpers to write the course notebooks with nbformat (used by build_notebooks.py).
 
 The ``.ipynb`` files in ``notebooks/`` are the source of truth; these scripts only make the
 first version of a notebook reproducible. After writing, execute in place with nbconvert (see
-``build_notebooks_01_05.py --help``).
+``build_notebooks.py --help``).
 """
 from __future__ import annotations
 

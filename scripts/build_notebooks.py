@@ -1,9 +1,9 @@
-"""Write (and optionally execute) notebooks 01-05 of the course.
+"""Write (and optionally execute) the course notebooks from their generators scripts/nbNN.py.
 
 Usage (from the repository root)::
 
-    .venv/bin/python scripts/build_notebooks_01_05.py 01 03        # write 01 and 03
-    .venv/bin/python scripts/build_notebooks_01_05.py --execute 01  # write, then run in place
+    .venv/bin/python scripts/build_notebooks.py 01 03        # write 01 and 03
+    .venv/bin/python scripts/build_notebooks.py --execute 01  # write, then run in place
 
 The stored notebooks are the source of truth; this script makes their first version
 reproducible. Execution uses the "ottt-edu" kernel with cwd = notebooks/, as nbval does.
@@ -23,11 +23,16 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 NAMES = {
+    "00": "00_start_here",
     "01": "01_spiking_neurons",
     "02": "02_surrogate_gradients_and_bptt",
     "03": "03_replace_for_grad",
     "04": "04_traces_and_grad_with_trace",
     "05": "05_spike_trace_op_and_ottt_sequential",
+    "06": "06_training_online",
+    "07": "07_ottt_vs_bptt",
+    "08": "08_making_it_fast",
+    "09": "09_explorers",
 }
 
 
@@ -45,7 +50,8 @@ def main() -> None:
             subprocess.run(
                 [str(ROOT / ".venv/bin/jupyter"), "nbconvert", "--to", "notebook", "--execute",
                  "--inplace", "--ExecutePreprocessor.kernel_name=ottt-edu",
-                 "--ExecutePreprocessor.timeout=300", path.name],
+                 "--ExecutePreprocessor.timeout=300",
+                 "--ExecutePreprocessor.store_widget_state=False", path.name],
                 cwd=ROOT / "notebooks", check=True,
             )
             print("executed", path.relative_to(ROOT))
