@@ -37,7 +37,6 @@ from __future__ import annotations
 from typing import Callable, Optional, Union
 
 import torch
-from torch import nn
 
 from .memory import MemoryModule
 from .surrogate import Sigmoid
@@ -77,7 +76,7 @@ class LIFNode(MemoryModule):
         decay_input: bool = True,
         v_threshold: float = 1.0,
         v_reset: Optional[float] = 0.0,
-        surrogate_function: Callable[[torch.Tensor], torch.Tensor] = None,
+        surrogate_function: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
         detach_reset: bool = False,
         step_mode: str = "s",
         store_v_seq: bool = False,
@@ -227,7 +226,7 @@ class OTTTLIFNode(LIFNode):
         decay_input: bool = False,
         v_threshold: float = 1.0,
         v_reset: Optional[float] = None,
-        surrogate_function: Callable[[torch.Tensor], torch.Tensor] = None,
+        surrogate_function: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
         detach_reset: bool = True,
         step_mode: str = "s",
     ) -> None:

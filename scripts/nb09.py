@@ -1,5 +1,4 @@
 """Cells of notebooks/09_explorers.ipynb (playground with all explorers)."""
-import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 WITH_OTTT = True  # the OTTT-vs-BPTT explorer needs ottt_edu.measure (it exists)
