@@ -1,4 +1,4 @@
-# Two commands do all set-up on a fresh machine with Python 3.10+ and make:
+# Two commands do all set-up on a fresh machine with Python 3.11 and make:
 #   make lab    - JupyterLab on notebooks/ (creates .venv from the lock on first use)
 #   make test   - unit tests + every notebook under nbval (same environment)
 PYTHON ?= python3
@@ -12,6 +12,7 @@ KERNEL := ottt-edu
 env: $(STAMP)
 
 $(STAMP): requirements-lock.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "The pinned lock needs Python 3.11 or newer; run: make PYTHON=python3.11 ...")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=23"
 	$(BIN)/python -m pip install --quiet -r requirements-lock.txt
@@ -36,7 +37,7 @@ bench-fast: $(STAMP)
 	$(BIN)/python benchmarks/fast_path.py --threads 1 --repeats 15
 
 bench-memory: $(STAMP)
-	$(BIN)/python benchmarks/memory_time.py
+	$(BIN)/python benchmarks/memory_time.py --threads 2
 
 # Re-pin the lock from the current environment (after a deliberate upgrade).
 lock: $(STAMP)
