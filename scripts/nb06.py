@@ -234,8 +234,9 @@ def build():
         plt.show()
         """),
         md(r"""
-        Both learn quickly; OTTT_A, with one update per batch, is the variant the OTTT paper
-        trains its large networks with (and the one that combines with data-parallel training).
+        Both learn quickly. The paper reports both variants, with very close accuracy; under
+        data-parallel training OTTT_A needs one gradient all-reduce per batch, OTTT_O one per
+        time step.
 
         ## 6. Inside the trained network: firing rates
 
@@ -340,7 +341,7 @@ def build():
           trained network does.
 
         **Where this is in SpikingJelly:** SpikingJelly's online-learning modules
-        (`spikingjelly.activation_based.layer.OTTTSequential`, `neuron.OTTTLIFNode`) are driven
+        (`spikingjelly.activation_based.layer.online_learning.OTTTSequential`, `neuron.OTTTLIFNode`) are driven
         by a training loop you write yourself, like the one above and as in the OTTT authors'
         code: per-step loss divided by $T$, `backward()` every step, `optimizer.step()` once
         (OTTT_A) or every step (OTTT_O), `spikingjelly.activation_based.functional.reset_net(net)`

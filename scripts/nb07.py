@@ -125,7 +125,10 @@ def build():
 
         - for the **read-out** weight, BPTT uses the hidden spikes, $\sum_t g[t]^\top s[t]$; OTTT uses
           their traces, $\sum_t g[t]^\top a[t]$ with $a[t] = \sum_{t' \le t} k^{t-t'} s[t']$,
-          $k = 1 - 1/\tau$ — the trace stands in for how past spikes still affect $v$ downstream;
+          $k = 1 - 1/\tau$. Here the read-out has no neuron after it, so BPTT's sum is the exact
+          gradient and OTTT's is a *bias* it inherits from wrapping every parametric layer in
+          `GradwithTrace` (as SpikingJelly does). For a layer that *feeds a LIF neuron*, the trace
+          instead reproduces the neuron's leak path $v[t-1] \to v[t]$ (ignoring the reset);
         - for the **first layer**, BPTT also follows $v[t] \to v[t+1] \to \dots$; OTTT cuts that
           path (it detaches $v$) and keeps only the same-step path.
 
@@ -143,7 +146,7 @@ def build():
             print(f"{T:4d} " + "".join(f"  {sweep[T, tau].cosine['fc1']:.4f} / "
                                        f"{sweep[T, tau].cosine['readout']:.4f}" for tau in taus))
         for (T, tau), r in sweep.items():
-            assert all(0.9 < c <= 1.0 + 1e-9 for c in r.cosine.values()), (T, tau, r.cosine)
+            assert all(0.98 < c <= 1.0 + 1e-9 for c in r.cosine.values()), (T, tau, r.cosine)
             if T == 1:
                 assert all(abs(c - 1.0) < 1e-9 for c in r.cosine.values())
         """),
@@ -159,12 +162,15 @@ def build():
         plt.show()
         """),
         md(r"""
-        On this task the agreement stays high everywhere (above 0.99): with inputs that repeat
+        On this task the agreement stays high everywhere (above 0.99 here; asserted above 0.98,
+        to leave room for another CPU's rounding): with inputs that repeat
         at every step, the same-step paths carry most of the gradient. It is lowest for a few
         steps and a slow leak: a larger $\tau$ keeps more of the past in $v$, so the temporal
         paths that OTTT drops carry more of the gradient; with many steps the many same-step
-        terms dominate again. The OTTT paper (Sec. 4.3) shows that, under its assumptions, the
-        OTTT update is a descent direction — a positive cosine is what makes it work.
+        terms dominate again. The OTTT paper proves that, under its assumptions, OTTT's update
+        gives a descent direction similar to that of the gradient based on spike representations
+        (for feedforward and recurrent networks); the high cosine with BPTT measured here is an
+        empirical complement to that result.
 
         ## 3. Memory per iteration against T
 
@@ -232,9 +238,9 @@ def build():
         code(r"""
         # NBVAL_IGNORE_OUTPUT
         # (output not compared: wall-clock times vary from run to run)
-        for r in rows:
-            assert r["ottt_s"] > 0 and r["bptt_s"] > 0
-        ratios = [r["time_ratio"] for r in rows]
+        # T = 32 does 32x the work of T = 1: both times must grow clearly with T (2x is a safe floor)
+        assert rows[-1]["T"] == 32 * rows[0]["T"]
+        assert rows[-1]["ottt_s"] > 2 * rows[0]["ottt_s"] and rows[-1]["bptt_s"] > 2 * rows[0]["bptt_s"]
         print("BPTT time / OTTT time per iteration, by T:",
               ", ".join(f"T={r['T']}: {r['time_ratio']:.2f}" for r in rows))
         """),
@@ -281,9 +287,10 @@ def build():
 
         It matters when the information arrives at a different time than the error. Make the
         digits a **flash**: the image is shown only at step 0, blank afterwards, and only the
-        output at the last step counts. At step $T-1$ the first layer receives zeros, so its OTTT
-        gradient is exactly zero — the only route from the loss back to the image runs through
-        the membrane potential over time, which OTTT cuts.
+        output at the last step counts. At step $T-1$ the first layer receives zeros, so the OTTT
+        gradient of its **weights** is exactly zero (its bias still learns from the last step) —
+        the only route from the loss back to the image runs through the membrane potential over
+        time, which OTTT cuts.
         """),
         code(r"""
         T_flash, tau_flash = 4, 8.0
@@ -295,7 +302,7 @@ def build():
             return x_seq
 
 
-        def last_step_loss_backward(net, x_seq, y, method):
+        def last_step_loss_backward(net, x_seq, y):
             reset_net(net)
             for t in range(x_seq.shape[0]):
                 out = net(x_seq[t])
@@ -310,16 +317,16 @@ def build():
         f_bptt = copy_weights(f_ottt, build_model(ModelConfig(**{**flash_cfg.__dict__, "neuron": "bptt"})))
         xb, yb = digits_batch(64, seed=1)
         for name, net in (("OTTT", f_ottt), ("BPTT", f_bptt)):
-            last_step_loss_backward(net, flash(xb), yb, name)
+            last_step_loss_backward(net, flash(xb), yb)
             print(f"{name}: sum |dL/dW_fc1| = {net.fc1.weight.grad.abs().sum():.4f}, "
                   f"sum |dL/dW_readout| = {net.readout.weight.grad.abs().sum():.4f}")
         assert f_ottt.fc1.weight.grad.abs().sum() == 0 and f_bptt.fc1.weight.grad.abs().sum() > 0
         assert f_bptt.readout.weight.grad.abs().sum() == 0 < f_ottt.readout.weight.grad.abs().sum()
         """),
         md(r"""
-        Under OTTT the first layer never learns here; only the read-out does, on whatever
-        features the random first layer happens to provide. (The read-out shows the trace at
-        work, the other way round: in this untrained network no hidden neuron fires at the last
+        Under OTTT the first layer's weights never learn here; only its bias and the read-out
+        do, on whatever features the random first layer happens to provide. (The read-out shows
+        the trace's bias, the other way round: in this untrained network no hidden neuron fires at the last
         step, so BPTT's read-out gradient, $g[T-1]^\top s[T-1]$, is zero, while OTTT's,
         $g[T-1]^\top a[T-1]$, still sees the step-0 spikes through the trace.) Training both for a
         few epochs:
@@ -337,7 +344,7 @@ def build():
                 net.train()
                 for xb, yb in train_loader:
                     opt.zero_grad()
-                    last_step_loss_backward(net, flash(xb), yb, None)
+                    last_step_loss_backward(net, flash(xb), yb)
                     opt.step()
             net.eval()
             correct = 0
@@ -351,7 +358,6 @@ def build():
             return correct / len(data.test)
 
 
-        torch.manual_seed(0)
         flash_acc = {}
         for neuron in ("ottt", "bptt"):
             torch.manual_seed(0)
@@ -371,7 +377,8 @@ def build():
         - **Much**, when the cause and the error are separated in time: a cue followed by a
           delayed decision, inputs whose *order* or *timing* carries the label, sparse event
           streams with a decision at the end. Then the gradient has to travel back through $v$
-          (and through recurrent connections, which OTTT does not handle at all), and OTTT's
+          (and through recurrent connections, which SpikingJelly's and this library's OTTT
+          modules do not implement), and OTTT's
           update of the early layers can be far from the true gradient — or, as above, missing
           altogether.
         - The knobs: a slower leak (larger $\tau$) keeps more of the past in $v$ and in the trace;
@@ -400,7 +407,7 @@ def build():
         - For $T = 1$ the OTTT and BPTT gradients are identical; on static digits their cosine
           similarity stays above 0.99 for $T$ up to 32 and $\tau$ up to 8.
         - Memory saved for backward per iteration: flat in $T$ for OTTT (max/min = 1.00 over
-          $T = 1..32$), linear for BPTT (27× larger at $T = 32$ here). Time per iteration grows
+          $T = 1..32$), linear for BPTT (27× larger at $T = 32$ for the 64-256-10 network). Time per iteration grows
           linearly in $T$ for both; on this small network OTTT is somewhat slower (a fixed
           overhead per step).
         - Trained the same way, OTTT_A and BPTT reach the same test accuracy on digits.
@@ -409,9 +416,9 @@ def build():
           and BPTT wins clearly.
 
         **Where this is in SpikingJelly:** `spikingjelly.activation_based.neuron.OTTTLIFNode`
-        and `layer.OTTTSequential` (OTTT) vs `neuron.LIFNode` in a plain `nn.Sequential`
-        (BPTT); the paper's memory and gradient-similarity comparisons are Sec. 4.3 and Sec. 5 of
-        Xiao et al. (2022). Here: `ottt_edu.models`, `ottt_edu.train`, `ottt_edu.measure`
+        and `spikingjelly.activation_based.layer.online_learning.OTTTSequential` (OTTT) vs
+        `neuron.LIFNode` in a plain `nn.Sequential` (BPTT); the paper compares memory, gradients
+        and accuracy with BPTT in its experiments (Xiao et al., 2022). Here: `ottt_edu.models`, `ottt_edu.train`, `ottt_edu.measure`
         (`gradient_cosine`, `ottt_vs_bptt`, `memory_time_vs_T`) and
         `benchmarks/memory_time.py`.
         """),

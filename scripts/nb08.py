@@ -97,7 +97,7 @@ def build():
         print("plain Linear (the floor)       %d        %d" % count_matmuls(lambda: fc(x)))
         """),
         md(r"""
-        The plain layer needs three products per step: the value $sW^\top$, and in backward
+        The plain layer needs three products per step: the value $xW^\top$, and in backward
         $gW$ (for the input) and $g^\top x$ (for the weight). The two-pass path needs four: it
         computes the layer's output twice, once on the spike and once on the trace, and then
         **throws the second one away** (the outer `ReplaceforGrad` returns the value of
@@ -480,10 +480,11 @@ def build():
         jobs (`python benchmarks/fast_path.py --threads 1 --repeats 15`, medians), the fast path
         took **0.86x** the two-pass time for this MLP and **1.17x** the floor. The first ratio
         cannot go much lower: the first layer sees the plain input (no trace) and costs the same in
-        all three networks, so only one of the five large matrix products of a step disappears, a
-        FLOP ratio of 0.82. For the benchmark's small CNN the fast path took 0.83x the two-pass
+        all three networks, so the two-pass path runs six large matrix products per step and the
+        fast path five, a FLOP ratio of 0.82. For the benchmark's small CNN the fast path took 0.83x the two-pass
         time but 1.5x the floor: there the spiking neurons' own element-wise work (charge, fire,
-        reset, trace and surrogate gradient on 128 x 32 x 28 x 28 values per step) costs about as
+        reset, trace and surrogate gradient on 128 x (32·28² + 64·14² + 64·7²) ≈ 128 x 41k values
+        per step) costs about as
         much as the whole gap, while the layers do exactly the floor's products. Making the
         neurons cheaper (fusing their element-wise steps) is the next speed-up, and it is a
         different one.

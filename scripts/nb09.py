@@ -88,7 +88,8 @@ if WITH_OTTT:
     cells += [
 md("""## 3 · OTTT vs BPTT
 
-`ottt_edu.measure.ottt_vs_bptt(T, tau)` trains nothing: it runs one small seeded network for `T` steps twice —
+`ottt_edu.measure.ottt_vs_bptt(T, tau)` trains only briefly (30 cached OTTT_A steps, so that the hidden layer
+fires), then runs one small seeded network for `T` steps twice —
 once with OTTT (one `backward()` per step, gradient from traces) and once with BPTT (one `backward()` through
 the unrolled graph) — and returns the cosine similarity of the two weight gradients per layer and the bytes
 autograd saved for backward (`SavedTensorMeter`). OTTT drops the temporal terms of the BPTT gradient, so the two
@@ -113,7 +114,7 @@ assert all(abs(c - 1.0) < 1e-6 for c in r.cosine.values()), "with T=1 OTTT and B
 r6 = ottt_vs_bptt(T=6, tau=2.0, seed=0)
 print(f"T=6  saved for backward: OTTT {r6.ottt_bytes / 1024:.1f} KiB, BPTT {r6.bptt_bytes / 1024:.1f} KiB")"""),
 md("""Move **T** and **tau**. With `T = 1` the two gradients are identical; with more steps they drift apart a
-little (OTTT ignores how a spike changes later membrane potentials), while BPTT's memory grows with `T` and
+little (OTTT cuts the path from each membrane potential v[t] to v[t+1]; the trace keeps only its leak part), while BPTT's memory grows with `T` and
 OTTT's stays flat."""),
 code("""ottt_vs_bptt_explorer()"""),
     ]
