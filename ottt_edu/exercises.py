@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .autograd_memory import SavedTensorMeter
 from .grad_with_trace import GradwithTrace
 from .memory import reset_net
 from .neuron import LIFNode, OTTTLIFNode
@@ -498,13 +499,24 @@ def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
             ref = copy.deepcopy(net)
             net.train(), ref.train()
             ref_opt = torch.optim.SGD(ref.parameters(), lr=0.5)
-            _ottt_a_reference(ref, x_seq, y, ref_opt)
+            with SavedTensorMeter() as ref_memory:
+                _ottt_a_reference(ref, x_seq, y, ref_opt)
             opt = torch.optim.SGD(net.parameters(), lr=0.5)
             # a stale gradient, as after an earlier batch, to catch a missing zero_grad()
             for p in net.parameters():
                 p.grad = torch.ones_like(p)
-            _call(name, fn, net, x_seq, y, opt)
+            with SavedTensorMeter() as memory:
+                _call(name, fn, net, x_seq, y, opt)
             case = f"case {i} (T=5, B=2, net Linear(4,6)-OTTTLIFNode-Linear(6,3), SGD lr=0.5)"
+            if memory.peak_bytes > 1.5 * ref_memory.peak_bytes:
+                raise ExerciseError(
+                    f"{name}: {case}: autograd held {memory.peak_bytes} bytes at once, "
+                    f"{memory.peak_bytes / ref_memory.peak_bytes:.1f}x the online update's "
+                    f"{ref_memory.peak_bytes}. Call loss.backward() inside the time loop, at every "
+                    f"step: summing the T losses and calling backward() once keeps all T graphs "
+                    f"alive, which is BPTT's memory cost (the gradients happen to agree here only "
+                    f"because OTTTLIFNode detaches v)."
+                )
             for m in net.modules():
                 if isinstance(m, LIFNode) and isinstance(m.v, torch.Tensor):
                     raise ExerciseError(

@@ -15,7 +15,7 @@ def build():
         **Learning goals**
         - write the LIF neuron as three steps per time step: *charge*, *fire*, *reset*;
         - tell a **soft** reset from a **hard** reset, and say what `decay_input` changes;
-        - implement `lif_step` in plain code and verify it against `OTTTLIFNode` and `LIFNode`;
+        - read and run a plain `lif_step` and verify it against `OTTTLIFNode` and `LIFNode`;
         - predict from `tau`, `v_threshold` and the input when (and whether) a neuron fires.
         """),
         md(r"""
@@ -209,7 +209,7 @@ def build():
         ### Soft versus hard reset
 
         A soft reset subtracts $v_{\text{th}}$ and keeps the overshoot $h[t] - v_{\text{th}}$; a hard
-        reset throws it away. Right after a spike the two differ exactly by that overshoot:
+        reset throws it away. Right after the first spike the two differ exactly by that overshoot:
         """),
         code(r"""
         x_const = torch.full((T, 1), 0.7)
@@ -225,9 +225,10 @@ def build():
         plt.show()
 
         first = int(torch.nonzero(s_soft[:, 0])[0])          # first spike: same history so far
-        h_first = v_soft[first] + 1.0                          # the potential before the reset
+        h_first = 0.5 * (v_soft[first - 1] if first > 0 else 0.0) + 0.7   # charge, computed by hand
         print(f"first spike at t = {first}: h = {h_first.item():.4f}, "
               f"soft reset leaves {v_soft[first].item():.4f}, hard reset leaves {v_hard[first].item():.4f}")
+        assert torch.equal(v_soft[:first], v_hard[:first])     # the same history up to the first spike
         assert torch.isclose(v_soft[first], h_first - 1.0) and v_hard[first] == 0.0
         assert s_soft.sum() >= s_hard.sum()       # the kept overshoot can only help the next spike
         """),
@@ -335,7 +336,7 @@ def build():
         - A LIF neuron is a difference equation with three phases per step: charge
           $h[t] = k\,v[t-1] + x[t]$ (OTTT's `decay_input=False`), fire $s[t] = H(h[t]-v_{\text{th}})$,
           reset (soft: subtract $v_{\text{th}}$; hard: jump to $v_{\text{reset}}$).
-        - Your 15-line `lif_step` reproduces `OTTTLIFNode` and every reset/`decay_input` setting of
+        - The 15-line `lif_step` reproduces `OTTTLIFNode` and every reset/`decay_input` setting of
           `LIFNode` exactly.
         - Under a constant input $x$ the neuron fires iff $x\,\tau > v_{\text{th}}$; larger $\tau$
           and smaller $v_{\text{th}}$ make it fire earlier and more often.

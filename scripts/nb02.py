@@ -147,8 +147,8 @@ def build():
         soft reset, reset detached from the gradient), and a linear readout turns their spikes into 3
         class scores at every step. The loss averages the per-step cross-entropy,
         $L = \frac{1}{T}\sum_t \ell\big(o[t], y\big)$:
-        $$h[t] = k\,v[t-1] + W_1 x[t], \quad s[t] = H(h[t] - v_{\text{th}}), \quad
-        v[t] = h[t] - \operatorname{sg}(s[t])\,v_{\text{th}}, \quad o[t] = W_2\, s[t],$$
+        $$h[t] = k\,v[t-1] + W_1 x[t] + b_1, \quad s[t] = H(h[t] - v_{\text{th}}), \quad
+        v[t] = h[t] - \operatorname{sg}(s[t])\,v_{\text{th}}, \quad o[t] = W_2\, s[t] + b_2,$$
         where $\operatorname{sg}$ means "stop gradient" (`.detach()`). BPTT is simply autograd on the
         unrolled loop: one `backward()` after all $T$ steps, which needs every step's graph.
         """),

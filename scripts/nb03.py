@@ -102,7 +102,7 @@ def build():
 
         ok = gradcheck(lambda x: SpikeFn.apply(x, 4.0), (x.detach().requires_grad_(True),),
                        raise_exception=False)
-        print("gradcheck on the surrogate spike:", ok, "(the step's true derivative is 0 here)")
+        print("gradcheck on the surrogate spike:", ok, "(finite differences of the step: 0 away from 0, ~1/(2 eps) at 0; never g')")
         assert not ok
         """),
         md(r"""
@@ -235,9 +235,11 @@ def build():
         assert check_replace_by_detach(replace_by_detach_solution)
         """, hidden=True),
         md(r"""
-        "Almost" equivalent, in two ways. First, $x + (x_r - x)$ equals $x_r$ only up to floating
-        point rounding, while the Function returns $x_r$ bit for bit. Second, in the detach version
-        `x_r` receives no gradient. (In `GradwithTrace` the `x_r` arguments never need one, so only
+        "Almost" equivalent, for *this* form, in two ways. First, $x + (x_r - x)$ equals $x_r$ only up
+        to floating point rounding, while the Function returns $x_r$ bit for bit. Second, in this
+        form `x_r` receives no gradient. (The other pattern of notebook 02,
+        `x_r + (x - x.detach())`, is exact in value *and* gives both inputs the gradient: it is a
+        fine answer too.) (In `GradwithTrace` the `x_r` arguments never need one, so only
         the rounding matters there; a custom Function is exact and costs one graph node.)
         """),
         code(r"""

@@ -140,9 +140,11 @@ def build():
 
         **OTTT** drops the temporal term from $\delta$ (with $v[t-1]$ detached, autograd sees only
         the immediate $g[t] = e[t]$) and uses the trace $a[t]$ in place of the spike $s[t]$:
-        $$\boxed{\;\frac{\partial L}{\partial W} \approx \sum_t g[t]^\top a[t]\;}$$
-        Every term is available at step $t$: the update can be accumulated online. For this single
-        layer the exchange is exact; in a deep network OTTT also drops the paths from a layer's
+        $$\boxed{\;\frac{\partial L}{\partial W} \approx \sum_t g[t]^\top a[t]\;}\qquad(= \text{here}, \approx \text{in general})$$
+        Every term is available at step $t$: the update can be accumulated online. The exchange is
+        exact when, as here, the layer's input is a spike train paired with its trace, its output
+        drives LIF neurons with the same $\tau$ and a detached reset, and those neurons' spikes
+        enter the loss at the same step; in a deep network OTTT also drops the paths from a layer's
         spikes to *later* steps of the layers above (and through resets), so there it is an
         approximation that Xiao et al. (2022) analyse in the paper. Let us check the single-layer
         algebra numerically.
@@ -310,7 +312,8 @@ def build():
         the presynaptic activity), the third is a signal that arrives at the same time step from
         the loss. That is the form of a *three-factor* learning rule (Hebbian co-activity gated by a
         modulating error signal), and each factor is available **now**: no memory of the past beyond
-        the trace. Below, the three factors of synapse $0 \to 0$ for the first batch sample, step by
+        the trace. (In a deep network the error factor is computed by backpropagating through the
+        layers above at the same step: it is local in time, not in space.) Below, the three factors of synapse $0 \to 0$ for the first batch sample, step by
         step; their summed product is exactly that sample's share of the autograd gradient.
         """),
         code(r"""
@@ -334,7 +337,8 @@ def build():
           count; `OTTTLIFNode` keeps it (no gradient) and returns `[spike, trace]` in training mode.
         - BPTT's weight gradient $\sum_t \delta[t]^\top s[t]$ needs future errors. Exchanging the sums
           moves the leak into the trace: $\sum_t e[t]^\top a[t]$, computable online. OTTT keeps only
-          the immediate gradient $g[t]$: exact for one layer, an approximation in deep networks.
+          the immediate gradient $g[t]$: exact for a layer that feeds LIF neurons (same $\tau$, detached
+          reset) whose spikes enter the loss at the same step, an approximation in general.
         - `GradwithTrace(m)` = two `ReplaceforGrad`s: value $m(s)$, weight gradient $g^\top a$, input
           gradient to the spike. Ours and the library's agree with the hand formula.
         - Per synapse: error $\times$ surrogate derivative $\times$ presynaptic trace.

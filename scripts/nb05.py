@@ -204,11 +204,16 @@ def build():
         In this network every neuron receives the plain output of the layer before it, and the
         layers right after a neuron are the ones that see `[spike, trace]`. (The
         `"neuron (spike only)"` rule is for a neuron that follows a `SpikeTraceOp` directly.)
+        This rule, `net.wrapping()` and the refusal of `torch.nn.Dropout` are ottt_edu additions:
+        SpikingJelly's `OTTTSequential` would wrap such a neuron in `SpikeTraceOp` and step it twice,
+        so there, put a parametric layer before every neuron.
         """),
         md(r"""
         ### Your turn: predict the wrapping
 
-        For the network below, write down, for every layer in order, what `net.wrapping()` will say:
+        For the network below, write down, for every layer in order, what `net.wrapping()` will say
+        — how the layer *would* be applied to a `[spike, trace]` input, even for layers (like the
+        first) that never receive one:
         one of `"GradwithTrace"`, `"SpikeTraceOp"`, `"neuron (spike only)"` (or just `"neuron"`).
         Decide first, then set `my_prediction` and run the cell.
         """),
@@ -319,7 +324,11 @@ def build():
         The two fixes give the same neuron dynamics and the same gradient for the first layer, but
         not for the second: with `LIFNode` + `detach_net` the neuron returns only a spike, so the
         second layer's gradient is $\sum_t g[t]^\top s[t]$, online training *without* the trace of
-        notebook 04. OTTT is the `OTTTLIFNode` version, $\sum_t g[t]^\top a[t]$.
+        notebook 04. OTTT is the `OTTTLIFNode` version, $\sum_t g[t]^\top a[t]$. For this read-out,
+        which feeds the loss directly with no membrane after it, $\sum_t g[t]^\top s[t]$ is in fact
+        the exact BPTT gradient: OTTT deliberately uses the trace for every layer after a neuron
+        (Xiao et al. justify it through spike, i.e. firing-rate, representations), so here
+        OTTT ≠ BPTT.
 
         ## 6. One complete OTTT_A update, checked by hand
 
@@ -343,8 +352,10 @@ def build():
         \operatorname{onehot}(y)}{B\,T}$, and by notebook 04
         $$\frac{\partial L}{\partial W_2} = \sum_t g_2[t]^\top a[t], \qquad
         \frac{\partial L}{\partial W_1} = \sum_t \Big(\big(g_2[t]\,W_2\big) \odot g'\big(h[t]-v_{\text{th}}\big)\Big)^\top x[t].$$
-        The first layer receives the raw input $x[t]$, not a `[spike, trace]` pair, so it is a plain
-        `Linear`: its input "trace" is just $x[t]$ itself.
+        The first layer receives the raw input $x[t]$, not a `[spike, trace]` pair, so
+        `OTTTSequential` (like SpikingJelly's) runs it as a plain `Linear`. Its gradient uses $x[t]$,
+        not a trace of $x$: its temporal term is dropped with nothing to compensate (the
+        $\sum_t e[t]^\top s[t]$ row of notebook 04), so these are OTTT's gradients, not BPTT's.
         """),
         code(r"""
         torch.manual_seed(3)
@@ -458,12 +469,14 @@ def build():
           `detach_net` for other modules); otherwise *"Trying to backward through the graph a
           second time"*.
         - One OTTT_A update = per-step loss/T, `backward()` every step, one `optimizer.step()`,
-          `reset_net`; its gradients are exactly the hand formulas of notebook 04.
+          `reset_net`; its gradients are exactly the hand formulas above (which are OTTT's, not
+          BPTT's).
 
         **Where this is in SpikingJelly:**
         `spikingjelly.activation_based.layer.online_learning.SpikeTraceOp` and
         `.OTTTSequential`, `spikingjelly.activation_based.layer.Dropout`,
         `spikingjelly.activation_based.functional.reset_net` / `detach_net`. Here: `from ottt_edu
-        import SpikeTraceOp, OTTTSequential, Dropout, reset_net, detach_net`.
+        import SpikeTraceOp, OTTTSequential, Dropout, reset_net, detach_net` (the neuron rule,
+        `wrapping()` and the `nn.Dropout` refusal are ottt_edu additions).
         """),
     ])

@@ -272,6 +272,20 @@ def test_ottt_a_step_online_is_detected():
         check_ottt_a_step(ottt_o)
 
 
+def test_ottt_a_step_one_backward_over_summed_losses_is_rejected_for_its_memory():
+    """Same gradients (OTTTLIFNode detaches v), but all T graphs alive at once: not online."""
+    def summed(net, x_seq, y, optimizer):
+        optimizer.zero_grad()
+        T = x_seq.shape[0]
+        loss = sum(F.cross_entropy(net(x_seq[t]), y) / T for t in range(T))
+        loss.backward()
+        optimizer.step()
+        reset_net(net)
+
+    with pytest.raises(ExerciseError, match=r"inside the time loop.*BPTT's memory"):
+        check_ottt_a_step(summed)
+
+
 def test_ottt_a_step_missing_division_by_T():
     def no_div(net, x_seq, y, optimizer):
         optimizer.zero_grad()
