@@ -2,15 +2,19 @@
 
 For an MLP (784-1024-1024-10) and a small CNN (1x28x28 input, three 3x3 convolutions), one OTTT_A
 training iteration (T time steps, one forward + backward per step, one optimizer step, reset) is
-timed for three networks with the same layer sizes:
+timed for four networks with the same layer sizes:
 
 - ``fast``      OTTTSequential(..., grad_path="fast")      (each layer runs once per step)
+- ``fast+fused`` the fast path with ``OTTTLIFNode(backend="inductor")`` neurons (each step's
+                charge/fire/reset/trace one ``torch.compile``-d kernel, ``ottt_edu.fused_lif``;
+                compiled before timing, in the gradient sanity check)
 - ``two-pass``  OTTTSequential(..., grad_path="two_pass")  (SpikingJelly's reference)
 - ``floor``     the same layers with ReLU instead of OTTTLIFNode, forward + backward x T: the cost
                 of the layers alone, which no OTTT implementation can beat.
 - ``neurons``   (diagnostic) the network's OTTTLIFNode steps alone, on inputs of the same shapes,
                 forward + backward x T: the part of ``fast`` that the floor does not have, so
                 ``fast ~ floor + neurons`` shows where the remaining time goes.
+- ``fused neurons`` (diagnostic) the same with ``backend="inductor"`` neurons.
 
 Methods are interleaved (the order rotates every repeat) and the median of the repeats is
 reported, so the ratios printed side by side are measured under the same machine load. The
@@ -86,15 +90,18 @@ NETS = {
 
 
 def build(kind: str, device: str) -> dict[str, nn.Module]:
-    """The three networks for ``kind``, with identical initial weights."""
+    """The four networks for ``kind``, with identical initial weights."""
     _, layers, _ = NETS[kind]
     torch.manual_seed(0)
     fast = OTTTSequential(*layers(OTTTLIFNode), grad_path="fast").to(device)
+    fused = OTTTSequential(*layers(lambda: OTTTLIFNode(backend="inductor")),
+                           grad_path="fast").to(device)
+    fused.load_state_dict(fast.state_dict())
     two = copy.deepcopy(fast)
     two.grad_path = "two_pass"
     floor = nn.Sequential(*layers(nn.ReLU)).to(device)
     floor.load_state_dict(fast.state_dict())
-    return {"fast": fast, "two-pass": two, "floor": floor}
+    return {"fast": fast, "fast+fused": fused, "two-pass": two, "floor": floor}
 
 
 # -- one training iteration -------------------------------------------------------------------
@@ -200,7 +207,7 @@ class _Release:
 
 
 def measure(kind: str, cfg: BenchConfig) -> dict[str, dict[str, float]]:
-    """Median ms/iteration and saved bytes for the three networks of ``kind``."""
+    """Median ms/iteration and saved bytes for the four networks of ``kind``."""
     _, _, in_shape = NETS[kind]
     nets = build(kind, cfg.device)
     opts = {k: torch.optim.SGD(n.parameters(), lr=0.0) for k, n in nets.items()}  # lr 0: fixed
@@ -208,18 +215,21 @@ def measure(kind: str, cfg: BenchConfig) -> dict[str, dict[str, float]]:
     x = (torch.rand(cfg.T, cfg.batch_size, *in_shape, generator=g) * 2).to(cfg.device)
     y = torch.randint(0, 10, (cfg.batch_size,), generator=g).to(cfg.device)
 
-    # Sanity: fast and two-pass give the same gradients (before any timing).
-    for k in ("fast", "two-pass"):
+    # Sanity: fast, fast+fused and two-pass give the same gradients (before any timing; this
+    # also compiles the fused neurons' kernels, so no compile time is timed).
+    checked = ("fast", "fast+fused", "two-pass")
+    for k in checked:
         train_iteration(nets[k], opts[k], x, y)            # zero_grad keeps .grad tensors (zeros)
     grads = {}
-    for k in ("fast", "two-pass"):
+    for k in checked:
         for t in range(cfg.T):
             (F.cross_entropy(nets[k](x[t]), y) / cfg.T).backward()
         grads[k] = [p.grad.clone() for p in nets[k].parameters()]
         opts[k].zero_grad(set_to_none=False)
         reset_net(nets[k])
-    for a, b in zip(grads["fast"], grads["two-pass"]):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    for k in ("fast", "fast+fused"):
+        for a, b in zip(grads[k], grads["two-pass"]):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
     result: dict[str, dict[str, float]] = {k: {} for k in nets}
     for k, net in nets.items():                  # one meter at a time: saved-tensor hooks don't nest
@@ -231,8 +241,10 @@ def measure(kind: str, cfg: BenchConfig) -> dict[str, dict[str, float]]:
         result[k]["graph_only"] = graph_only.peak
 
     neurons = NeuronsOnly(nets["fast"], x[0])
+    fused_neurons = NeuronsOnly(nets["fast+fused"], x[0])
     runs = {k: (lambda k=k: train_iteration(nets[k], opts[k], x, y)) for k in nets}
     runs["neurons"] = lambda: neurons_iteration(neurons, x)
+    runs["fused neurons"] = lambda: neurons_iteration(fused_neurons, x)
     times: dict[str, list[float]] = {k: [] for k in runs}
     order = list(runs)
     for r in range(cfg.warmup + cfg.repeats):
@@ -244,7 +256,8 @@ def measure(kind: str, cfg: BenchConfig) -> dict[str, dict[str, float]]:
             _sync(cfg.device)
             if r >= cfg.warmup:
                 times[k].append(time.perf_counter() - t0)
-    result["neurons"] = {"saved": float("nan"), "graph_only": float("nan")}
+    for k in ("neurons", "fused neurons"):
+        result[k] = {"saved": float("nan"), "graph_only": float("nan")}
     for k in runs:
         result[k]["ms"] = 1e3 * statistics.median(times[k])
         result[k]["ms_min"] = 1e3 * min(times[k])
@@ -255,23 +268,28 @@ def report(kind: str, res: dict[str, dict[str, float]], cfg: BenchConfig) -> Non
     title, _, _ = NETS[kind]
     print(f"\n{title}  (T={cfg.T}, batch {cfg.batch_size}, {cfg.device}, "
           f"{torch.get_num_threads()} threads, median of {cfg.repeats})")
-    print(f"{'network':<10}{'ms/iter':>10}{'min ms':>9}{'saved KiB':>12}{'graph-only KiB':>16}")
+    print(f"{'network':<14}{'ms/iter':>10}{'min ms':>9}{'saved KiB':>12}{'graph-only KiB':>16}")
     for k, r in res.items():
-        if k == "neurons":
-            print(f"{k:<10}{r['ms']:>10.1f}{r['ms_min']:>9.1f}{'-':>12}{'-':>16}"
+        if k in ("neurons", "fused neurons"):
+            print(f"{k:<14}{r['ms']:>10.1f}{r['ms_min']:>9.1f}{'-':>12}{'-':>16}"
                   f"   (diagnostic: LIF steps alone)")
         else:
-            print(f"{k:<10}{r['ms']:>10.1f}{r['ms_min']:>9.1f}{r['saved'] / 1024:>12.0f}"
+            print(f"{k:<14}{r['ms']:>10.1f}{r['ms_min']:>9.1f}{r['saved'] / 1024:>12.0f}"
                   f"{r['graph_only'] / 1024:>16.0f}")
-    fast, two, floor = res["fast"], res["two-pass"], res["floor"]
-    r_two, r_floor = fast["ms"] / two["ms"], fast["ms"] / floor["ms"]
-    m_two, m_floor = fast["ms_min"] / two["ms_min"], fast["ms_min"] / floor["ms_min"]
-    print(f"fast / two-pass time  = {r_two:.2f} (medians), {m_two:.2f} (minima)  "
-          f"(target <= 0.80: {'met' if max(r_two, m_two) <= 0.8 else 'NOT met'})")
-    print(f"fast / floor time     = {r_floor:.2f} (medians), {m_floor:.2f} (minima)  "
-          f"(target <= 1.20: {'met' if max(r_floor, m_floor) <= 1.2 else 'NOT met'})")
-    print(f"saved bytes fast / two-pass      = {fast['saved'] / two['saved']:.2f}")
-    print(f"graph-only bytes fast / two-pass = {fast['graph_only'] / two['graph_only']:.2f}")
+    two, floor = res["two-pass"], res["floor"]
+    for k in ("fast", "fast+fused"):
+        r = res[k]
+        r_two, r_floor = r["ms"] / two["ms"], r["ms"] / floor["ms"]
+        m_two, m_floor = r["ms_min"] / two["ms_min"], r["ms_min"] / floor["ms_min"]
+        print(f"{k + ' / two-pass time':<27}= {r_two:.2f} (medians), {m_two:.2f} (minima)  "
+              f"(target <= 0.80: {'met' if max(r_two, m_two) <= 0.8 else 'NOT met'})")
+        print(f"{k + ' / floor time':<27}= {r_floor:.2f} (medians), {m_floor:.2f} (minima)  "
+              f"(target <= 1.20: {'met' if max(r_floor, m_floor) <= 1.2 else 'NOT met'})")
+    for k in ("fast", "fast+fused"):
+        r = res[k]
+        print(f"{'saved bytes ' + k + ' / two-pass':<39}= {r['saved'] / two['saved']:.2f}")
+        print(f"{'graph-only bytes ' + k + ' / two-pass':<39}"
+              f"= {r['graph_only'] / two['graph_only']:.2f}")
 
 
 def main() -> None:

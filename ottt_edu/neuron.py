@@ -38,6 +38,7 @@ from typing import Callable, Optional, Union
 
 import torch
 
+from .fused_lif import FusedLIFConfig, check_torch_compile_available, fused_lif_step
 from .memory import MemoryModule
 from .surrogate import Sigmoid
 
@@ -207,7 +208,15 @@ class OTTTLIFNode(LIFNode):
         更新突触前迹并返回 ``[spike, trace]``; 推理模式下只返回 ``spike``。
 
     Args: as ``LIFNode``, with OTTT's defaults ``decay_input=False``, ``v_reset=None`` (soft
-    reset) and ``detach_reset=True``.
+    reset) and ``detach_reset=True``, plus
+
+        backend: ``"torch"`` (default: eager PyTorch operations) or ``"inductor"`` (opt-in: the
+            whole step fused into one ``torch.compile``-d kernel, see ``ottt_edu.fused_lif``;
+            same spike, ``v`` and trace bit for bit on CPU, same input gradient to float
+            rounding; needs ``detach_reset=True``, a ``surrogate.Sigmoid`` surrogate and a
+            working ``torch.compile``; its ``v`` carries no autograd history) /
+            ``"torch"`` (默认, 逐个 PyTorch 运算) 或 ``"inductor"`` (可选, 整个时间步融合为一个
+            ``torch.compile`` 编译的内核, 数值相同)。
 
     Example (``tau=2``)::
 
@@ -229,6 +238,7 @@ class OTTTLIFNode(LIFNode):
         surrogate_function: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
         detach_reset: bool = True,
         step_mode: str = "s",
+        backend: str = "torch",
     ) -> None:
         if step_mode != "s":
             raise ValueError(
@@ -239,6 +249,54 @@ class OTTTLIFNode(LIFNode):
         super().__init__(tau, decay_input, v_threshold, v_reset, surrogate_function,
                          detach_reset, step_mode, store_v_seq=False)
         self.register_memory("trace", 0.0)
+        if backend not in self.supported_backends():
+            raise ValueError(
+                f"backend must be one of {self.supported_backends()}, got {backend!r}. Use "
+                f"'torch' (default) or 'inductor' (fused torch.compile kernel)."
+            )
+        self.backend = backend
+        if backend == "inductor":
+            check_torch_compile_available()
+            self._fused_config()                                  # validate early
+
+    @staticmethod
+    def supported_backends() -> tuple[str, ...]:
+        return ("torch", "inductor")
+
+    def extra_repr(self) -> str:
+        extra = super().extra_repr()
+        return extra if self.backend == "torch" else f"{extra}, backend={self.backend!r}"
+
+    def _fused_config(self) -> FusedLIFConfig:
+        """The hyper-parameters of the fused step; raises if ``backend="inductor"`` can't run."""
+        sf = self.surrogate_function
+        if not (isinstance(sf, Sigmoid) and sf.spiking):
+            raise ValueError(
+                f"backend='inductor' supports only the sigmoid surrogate "
+                f"ottt_edu.surrogate.Sigmoid(alpha, spiking=True), got {sf!r}. Use "
+                f"backend='torch' for other surrogate functions."
+            )
+        if not self.detach_reset:
+            raise ValueError(
+                "backend='inductor' supports only detach_reset=True (OTTT's setting). Use "
+                "backend='torch' for detach_reset=False."
+            )
+        return FusedLIFConfig(self.tau, bool(self.decay_input), self.v_threshold, self.v_reset,
+                              sf.alpha)
+
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.backend == "torch":
+            return super().single_step_forward(x)
+        # backend="inductor": charge, fire, reset and (in training) trace in one fused step.
+        cfg = self._fused_config()
+        self._state_like("v", x)
+        if self.training:
+            self._state_like("trace", x)
+        spike, self.v, trace = fused_lif_step(x, self.v, self.trace if self.training else None,
+                                              cfg)
+        if self.training:
+            self.trace = trace
+        return spike
 
     @staticmethod
     def supported_step_modes() -> tuple[str, ...]:
@@ -252,6 +310,8 @@ class OTTTLIFNode(LIFNode):
         spike = super().forward(x)
         if not self.training:
             return spike
+        if self.backend != "torch":                   # the fused step has updated the trace
+            return [spike, self.trace]
         self._state_like("trace", spike)
         with torch.no_grad():
             self.trace = self.trace * (1.0 - 1.0 / self.tau) + spike
