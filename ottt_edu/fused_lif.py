@@ -31,9 +31,12 @@ English
     The compiled functions are cached at module level (``functools.lru_cache``) keyed by the
     frozen ``FusedLIFConfig``, so every neuron with the same hyper-parameters shares them, and
     each set has its own ``torch.compile`` recompile budget (a function shared between sets
-    would see the constants as guarded Python floats and, after a few sets, turn them into
+    would see the constants as guarded Python floats and, from the second set on, turn them into
     runtime arguments). The cache holds compiled code only, no configuration: results never
-    depend on what was compiled before.
+    depend on what was compiled before. Cost: the first call of a set compiles (seconds); the
+    first input of a new shape compiles once more, with symbolic shapes, and every later
+    shape reuses that. Wrapping a model that uses this backend in ``torch.compile`` as a whole
+    has not been tested.
 中文
     ``backend="inductor"`` 把一个时间步 (充电、发放、重置、迹) 融合为一个自定义自动求导函数,
     其前向与反向都是由 ``torch.compile`` 编译的纯函数, 各为一次逐元素循环。前向公式与运算顺序
@@ -197,10 +200,12 @@ def _run_compiled(fn: Callable[..., object], *args: torch.Tensor):
         return fn(*args)
     except Exception as err:
         # Errors raised by the compiler stack come from torch._dynamo / torch._inductor (or a
-        # subprocess / OS error from the C++ toolchain). Anything else is re-raised unchanged.
+        # subprocess / OS error from the C++ toolchain). An error of the traced operations
+        # themselves (TorchRuntimeError: bad shapes, devices) and anything else is re-raised.
         module = type(err).__module__ or ""
-        if module.startswith(("torch._dynamo", "torch._inductor", "subprocess")) or \
-                isinstance(err, OSError):
+        is_user_error = type(err).__name__ == "TorchRuntimeError"
+        if not is_user_error and (module.startswith(("torch._dynamo", "torch._inductor",
+                                                     "subprocess")) or isinstance(err, OSError)):
             raise RuntimeError(f"Compiling the fused OTTTLIFNode step failed "
                                f"({type(err).__name__}: {str(err).strip()[:300]}). "
                                + _NEEDS_COMPILE) from err
