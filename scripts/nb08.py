@@ -487,7 +487,8 @@ def build():
         per step) costs about as
         much as the whole gap, while the layers do exactly the floor's products. Making the
         neurons cheaper (fusing their element-wise steps) is the next speed-up, and it is a
-        different one.
+        different one: ottt_edu offers it as the opt-in `OTTTLIFNode(backend="inductor")`, one
+        `torch.compile`d kernel per step with bit-for-bit the same values (see the README).
 
         ## Summary
 
