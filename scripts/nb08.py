@@ -253,9 +253,13 @@ def build():
         wrapper is built, not a silent wrong gradient:
         """),
         code(r"""
-        # NBVAL_RAISES_EXCEPTION
-        GradwithTrace(Squared(4, 3), grad_path="fast")
-        """, raises=True),
+        try:
+            GradwithTrace(Squared(4, 3), grad_path="fast")
+        except ValueError as error:
+            print("ValueError:", error)
+        else:
+            raise AssertionError("grad_path='fast' must refuse a layer that is not linear in its input")
+        """),
         md(r"""
         ## 5. Whole training steps agree
 
