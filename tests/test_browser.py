@@ -453,3 +453,40 @@ def test_other_widget_notebooks_render(browser, lab, name):
     finally:
         context.close()
         _shutdown_kernels(lab)
+
+
+TWIN = "03_replace_for_grad.md"
+TWIN_OPENED_JS = """(n) => {
+  // the text twin is open as a notebook (jupytext's 'Jupytext Notebook' view) with all cells
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  if (!w || !w.context || !w.context.path.endsWith('.md') || !w.content || !w.content.model) return null;
+  return w.content.model.cells.length === n && !!document.querySelector('.jp-Notebook .jp-Cell');
+}"""
+
+
+def test_text_twin_opens_as_a_notebook(browser, lab):
+    """jupytext's JupyterLab extension (from the lock) opens a notebook's .md twin as a notebook."""
+    cells = len(nbformat.read(NOTEBOOKS / TWIN.replace(".md", ".ipynb"), as_version=4).cells)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(f"{lab['url']}/lab?reset&token={lab['token']}", wait_until="domcontentloaded",
+                  timeout=SERVER_START_TIMEOUT_S * 1000)
+        page.wait_for_function("() => !!(window.jupyterapp && window.jupyterapp.commands"
+                               " && document.querySelector('.jp-LabShell'))",
+                               timeout=SERVER_START_TIMEOUT_S * 1000, polling=500)
+        factories = page.evaluate(
+            "(p) => window.jupyterapp.docRegistry.preferredWidgetFactories(p).map(f => f.name)", TWIN)
+        assert "Jupytext Notebook" in factories, f"jupytext's lab extension is missing: {factories}"
+        page.evaluate("(p) => window.jupyterapp.commands.execute('docmanager:open',"
+                      " {path: p, factory: 'Jupytext Notebook'})", TWIN)
+        try:
+            page.wait_for_function(TWIN_OPENED_JS, arg=cells, timeout=WIDGET_TIMEOUT_S * 1000,
+                                   polling=500)
+        except Exception:
+            _screenshot(page, "twin-not-opened")
+            raise AssertionError(f"{TWIN} did not open as a notebook with {cells} cells") from None
+        _screenshot(page, "03_replace_for_grad-md-as-notebook")
+    finally:
+        context.close()
+        _shutdown_kernels(lab)

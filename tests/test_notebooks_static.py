@@ -1,58 +1,117 @@
 """Static checks of the stored notebooks (nbval re-runs them; these check how they are stored).
 
-- each notebook is reproduced cell for cell by its generator ``scripts/nbNN.py`` (no drift);
+- every notebook is paired with its MyST Markdown twin (``NN_name.md``, jupytext) and the two hold
+  the same cells (jupytext's own comparison); no notebook and no twin stands alone;
+- editing the twin and re-syncing updates the notebook, and the reverse, keeping cell ids;
 - stored as "restart kernel and run all" leaves it: execution counts 1..n, no error outputs except
-  in cells that expect one (``NBVAL_RAISES_EXCEPTION``);
+  in cells that expect one (``NBVAL_RAISES_EXCEPTION``), no per-cell timing or Python version;
 - opens with learning goals and closes with the SpikingJelly pointer;
 - every ``NBVAL_IGNORE_OUTPUT`` stands alone on its line (nbval ignores it otherwise), has a comment
   saying why, and the cell still asserts its result.
 """
-import importlib
 import json
+import os
 import pathlib
+import shutil
 import sys
 
+import jupytext
 import pytest
+from jupytext.compare import compare_notebooks
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-sys.path.insert(0, str(ROOT / "scripts"))
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+TWIN_FORMAT = "md:myst"
+sys.path.insert(0, str(ROOT))
+
+import tasks  # noqa: E402  (the project's own command file: python tasks.py sync)
 
 
 def load(path):
-    return json.loads(path.read_text())
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def source(cell):
     return "".join(cell["source"])
 
 
-def test_every_notebook_has_a_generator():
-    from build_notebooks import NAMES
+def test_every_notebook_has_a_twin_and_every_twin_a_notebook():
+    assert NOTEBOOKS, "no notebooks found"
+    twins = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.md"))
+    assert [p.stem for p in twins] == [p.stem for p in NOTEBOOKS], (
+        "each notebooks/NN_name.ipynb needs notebooks/NN_name.md and vice versa: "
+        "run `python tasks.py sync` (jupytext pairs them through notebooks/jupytext.toml)")
 
-    assert sorted(f"{n}.ipynb" for n in NAMES.values()) == [p.name for p in NOTEBOOKS]
+
+def test_pairing_is_declared_once_in_the_jupytext_config():
+    from jupytext.config import find_jupytext_configuration_file, load_jupytext_configuration_file
+
+    found = find_jupytext_configuration_file(str(NOTEBOOK_DIR))
+    assert found and pathlib.Path(found).resolve() == (NOTEBOOK_DIR / "jupytext.toml").resolve()
+    config = load_jupytext_configuration_file(found)
+    formats = config.formats if isinstance(config.formats, str) else ",".join(config.formats)
+    assert formats == "ipynb,md:myst"
+    for path in NOTEBOOKS:  # nothing overrides the pairing per notebook
+        assert "jupytext" not in load(path)["metadata"], path.name
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_generator_reproduces_the_stored_sources(path):
-    from build_notebooks import NAMES
+def test_twin_holds_the_same_cells(path):
+    twin = jupytext.read(path.with_suffix(".md"))
+    stored = jupytext.read(path)
+    # jupytext's comparison: same cell types, sources and (filtered) metadata, in order
+    compare_notebooks(twin, stored, fmt=TWIN_FORMAT)
 
-    number = path.name[:2]
-    nb = importlib.import_module(f"nb{number}").build()
-    stored = load(path)["cells"]
-    assert [(c.cell_type, c.source) for c in nb.cells] == [(c["cell_type"], source(c)) for c in stored], (
-        f"{path.name} differs from scripts/nb{number}.py: change the generator and run "
-        f"`.venv/bin/python scripts/build_notebooks.py --execute {number}`")
-    assert NAMES[number] == path.stem
+
+def _pair_in(tmp_path, name="03_replace_for_grad"):
+    for f in (f"{name}.ipynb", f"{name}.md", "jupytext.toml"):
+        shutil.copy(NOTEBOOK_DIR / f, tmp_path / f)
+    return tmp_path / f"{name}.ipynb", tmp_path / f"{name}.md"
+
+
+def _touch_later(path, than):
+    t = than.stat().st_mtime + 10
+    os.utime(path, (t, t))
+
+
+def test_editing_the_twin_and_syncing_updates_the_notebook(tmp_path):
+    nb_path, md_path = _pair_in(tmp_path)
+    before = load(nb_path)
+    text = md_path.read_text(encoding="utf-8")
+    assert "ReplaceforGrad" in text
+    md_path.write_text(text.replace("OTTT needs a layer", "OTTT (edited) needs a layer", 1),
+                       encoding="utf-8")
+    _touch_later(md_path, nb_path)
+    assert tasks.main(["sync", str(md_path)]) == 0
+    after = load(nb_path)
+    assert "OTTT (edited) needs a layer" in source(after["cells"][0])
+    # only that cell changed; ids and outputs of every cell are kept
+    assert [c["id"] for c in after["cells"]] == [c["id"] for c in before["cells"]]
+    assert [c.get("outputs") for c in after["cells"]] == [c.get("outputs") for c in before["cells"]]
+    assert [source(c) for c in after["cells"][1:]] == [source(c) for c in before["cells"][1:]]
+
+
+def test_editing_the_notebook_and_syncing_updates_the_twin(tmp_path):
+    nb_path, md_path = _pair_in(tmp_path)
+    nb = load(nb_path)
+    nb["cells"][0]["source"] = source(nb["cells"][0]).replace("OTTT needs a layer", "OTTT (from lab) needs a layer", 1)
+    nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    _touch_later(nb_path, md_path)
+    assert tasks.main(["sync", str(nb_path)]) == 0
+    assert "OTTT (from lab) needs a layer" in md_path.read_text(encoding="utf-8")
+    assert [c["id"] for c in load(nb_path)["cells"]] == [c["id"] for c in nb["cells"]]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_stored_as_run_all_leaves_it(path):
     nb = load(path)
     assert nb["metadata"]["kernelspec"]["name"] == "ottt-edu"
+    assert "version" not in nb["metadata"].get("language_info", {}), "run `python tasks.py notebook NN`"
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))
     for c in code:
+        assert "execution" not in c["metadata"], f"{path.name}: per-cell timing stored (python tasks.py notebook NN)"
         errors = [o for o in c["outputs"] if o["output_type"] == "error"]
         if errors:
             assert "NBVAL_RAISES_EXCEPTION" in source(c), f"stored error in {path.name}: {errors[0]['ename']}"

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""The course's set-up and maintenance commands, with nothing but Python (the Makefile calls this).
+
+    python tasks.py lab        # create .venv from the lock (first time), open JupyterLab on notebooks/
+    python tasks.py test       # same environment; unit tests + every notebook under nbval
+
+On Windows use ``py tasks.py lab`` / ``py tasks.py test``. ``--python PATH`` picks the interpreter
+that builds ``.venv`` (it is rebuilt when an existing one was made by another interpreter).
+
+Maintenance (``python tasks.py --help`` lists all):
+
+    python tasks.py notebook 04     # restart-and-run-all notebook 04 in place, re-sync its .md twin
+    python tasks.py notebooks       # the same for every notebook
+    python tasks.py sync            # re-sync every .ipynb with its .md twin (newest file wins)
+    python tasks.py check-lock      # resolve the lock for Linux/macOS/Windows as a plain machine sees it
+
+Standard library only: this file runs before anything is installed.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+LOCK = ROOT / "requirements-lock.txt"
+NOTEBOOK_DIRS = [ROOT / "notebooks"]
+KERNEL = "ottt-edu"
+KERNEL_DISPLAY = "Python (ottt-edu)"
+STAMP = VENV / ".ottt-edu-installed"
+# What the lock needs: numpy 2.4, scipy 1.17, IPython 9 and friends require Python >= 3.11;
+# `python tasks.py check-lock` checks 3.11 to 3.13.
+MIN_PYTHON = (3, 11)
+CHECKED_UP_TO = (3, 13)
+
+
+class TaskError(Exception):
+    """A one-line error for the user (printed without a traceback, exit code 1)."""
+
+
+# --------------------------------------------------------------------------- the environment
+
+def venv_python(venv: Path = VENV) -> Path:
+    """The interpreter inside ``venv`` (``Scripts\\python.exe`` on Windows)."""
+    if os.name == "nt":
+        return venv / "Scripts" / "python.exe"
+    return venv / "bin" / "python"
+
+
+def _run(cmd: list, **kw) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    code = subprocess.call([str(c) for c in cmd], **kw)
+    if code:
+        raise TaskError(f"command failed with exit code {code}: {' '.join(str(c) for c in cmd)}")
+
+
+def _describe(python: str) -> dict:
+    """Version and real prefix of an interpreter (raises TaskError if it does not run)."""
+    probe = ("import json, sys; print(json.dumps({'version': list(sys.version_info[:3]), "
+             "'base_prefix': sys.base_prefix, 'executable': sys.executable}))")
+    try:
+        out = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise TaskError(f"cannot run the interpreter {python!r} ({e}); pass an existing one "
+                        f"with --python (e.g. --python python3.12)") from None
+    return json.loads(out)
+
+
+def _check_version(info: dict, python: str) -> None:
+    version = tuple(info["version"])
+    shown = ".".join(map(str, version))
+    if version[:2] < MIN_PYTHON:
+        raise TaskError(
+            f"{python} is Python {shown}; the pinned lock needs Python "
+            f"{'.'.join(map(str, MIN_PYTHON))} or newer (numpy 2.4, scipy 1.17, IPython 9). "
+            f"Install Python 3.11-3.13 and run: python3.12 tasks.py ... (or make PYTHON=python3.12 ...)")
+    if version[:2] > CHECKED_UP_TO:
+        print(f"warning: Python {shown} is newer than the lock was checked for "
+              f"(3.11-{CHECKED_UP_TO[0]}.{CHECKED_UP_TO[1]}); if a pin has no wheel for it, "
+              f"use Python 3.13 or older.", file=sys.stderr)
+
+
+def _fingerprint(info: dict) -> str:
+    h = hashlib.sha256()
+    for f in (LOCK, ROOT / "pyproject.toml"):
+        h.update(f.read_bytes())
+    h.update(json.dumps(info["version"]).encode())
+    return h.hexdigest()
+
+
+def _venv_base_prefix() -> str | None:
+    cfg = VENV / "pyvenv.cfg"
+    if not cfg.exists() or not venv_python().exists():
+        return None
+    try:
+        return _describe(str(venv_python()))["base_prefix"]
+    except TaskError:
+        return None
+
+
+def ensure_env(python: str | None = None) -> Path:
+    """Create or update ``.venv`` from the lock; return its interpreter.
+
+    ``python`` is the interpreter asked for (``--python``); without it, an existing working
+    ``.venv`` is kept and a new one is made with the interpreter running this file. A ``.venv``
+    made by another interpreter than the one asked for is rebuilt.
+    """
+    asked = python or sys.executable
+    info = _describe(asked)
+    _check_version(info, asked)
+    have = _venv_base_prefix()
+    if have is not None and python is not None and os.path.realpath(have) != os.path.realpath(info["base_prefix"]):
+        print(f"{VENV.name} was made by another interpreter ({have}); rebuilding it with {asked}")
+        shutil.rmtree(VENV)
+        have = None
+    if have is None:
+        if VENV.exists():
+            shutil.rmtree(VENV)
+        _run([asked, "-m", "venv", VENV])
+    else:
+        info = _describe(str(venv_python()))
+        _check_version(info, str(venv_python()))
+    py = venv_python()
+    want = _fingerprint(info)
+    if STAMP.exists() and STAMP.read_text().strip() == want:
+        return py
+    _run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=23"])
+    _run([py, "-m", "pip", "install", "--quiet", "-r", LOCK])
+    _run([py, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ROOT])
+    _run([py, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL,
+          "--display-name", KERNEL_DISPLAY])
+    STAMP.write_text(want + "\n")
+    return py
+
+
+# --------------------------------------------------------------------------- lab and test
+
+def lab(args) -> None:
+    py = ensure_env(args.python)
+    cmd = [py, "-m", "jupyterlab", "--notebook-dir=notebooks",
+           f"--MappingKernelManager.default_kernel_name={KERNEL}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # Jupyter refuses root unless told; containers often are root
+    _run(cmd + list(args.rest), cwd=ROOT)
+
+
+def test(args) -> None:
+    py = ensure_env(args.python)
+    _run([py, "-m", "pytest", *args.rest], cwd=ROOT)
+
+
+# --------------------------------------------------------------------------- notebooks
+
+def notebook_paths(names: list[str]) -> list[Path]:
+    """``["04"]`` -> ``[notebooks/04_....ipynb]``; no names -> every notebook."""
+    every = sorted(p for d in NOTEBOOK_DIRS for p in d.glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return every
+    found = []
+    for name in names:
+        hits = [p for p in every if p.name.startswith(name) or p.stem == Path(name).stem]
+        if not hits:
+            raise TaskError(f"no notebook matches {name!r}; choose from "
+                            f"{', '.join(p.name[:2] for p in every)}")
+        found.extend(h for h in hits if h not in found)
+    return found
+
+
+def normalize(path: Path) -> None:
+    """Drop what differs between machines and runs: per-cell timing, the Python version."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        cell.get("metadata", {}).pop("execution", None)
+    nb["metadata"].get("language_info", {}).pop("version", None)
+    text = json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    path.write_text(text, encoding="utf-8", newline="\n")
+
+
+def _jupytext_python(args) -> Path | str:
+    """An interpreter with jupytext: this one if it has it (e.g. inside .venv), else .venv's."""
+    try:
+        import jupytext  # noqa: F401
+        return sys.executable
+    except ImportError:
+        return ensure_env(args.python)
+
+
+def sync(args) -> None:
+    py = _jupytext_python(args)
+    paths = [Path(p) for p in args.paths] or notebook_paths([])
+    _run([py, "-m", "jupytext", "--sync", *paths], cwd=ROOT)
+
+
+def execute(args) -> None:
+    """Restart the kernel and run all, in place, for the named notebooks; then re-sync twins."""
+    py = ensure_env(args.python)
+    timeout = os.environ.get("OTTT_CELL_TIMEOUT", "-1")  # no per-cell limit unless asked
+    for path in notebook_paths(args.numbers):
+        _run([py, "-m", "jupytext", "--sync", path], cwd=ROOT)  # take edits of the .md first
+        _run([py, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+              f"--ExecutePreprocessor.kernel_name={KERNEL}",
+              f"--ExecutePreprocessor.timeout={timeout}",
+              "--ExecutePreprocessor.record_timing=False",
+              "--ExecutePreprocessor.store_widget_state=False", path.name], cwd=path.parent)
+        normalize(path)
+        _run([py, "-m", "jupytext", "--sync", path], cwd=ROOT)
+
+
+# --------------------------------------------------------------------------- misc
+
+def figures(args) -> None:
+    _run([ensure_env(args.python), "scripts/make_readme_figures.py", *args.rest], cwd=ROOT)
+
+
+def bench_fast(args) -> None:
+    _run([ensure_env(args.python), "benchmarks/fast_path.py", "--threads", "1", "--repeats", "15",
+          *args.rest], cwd=ROOT)
+
+
+def bench_memory(args) -> None:
+    _run([ensure_env(args.python), "benchmarks/memory_time.py", "--threads", "2", *args.rest], cwd=ROOT)
+
+
+def clean(args) -> None:
+    for name in (".venv", "build", "test-artifacts", "release"):
+        shutil.rmtree(ROOT / name, ignore_errors=True)
+    for egg in ROOT.glob("*.egg-info"):
+        shutil.rmtree(egg, ignore_errors=True)
+
+
+COMMANDS = {
+    "env": (lambda a: ensure_env(a.python), "create or update .venv from the lock"),
+    "lab": (lab, "open JupyterLab on notebooks/ (extra arguments go to jupyter lab)"),
+    "test": (test, "run every test: unit tests and all notebooks (extra arguments go to pytest)"),
+    "sync": (sync, "re-sync .ipynb and .md twins (newest wins); give paths or none for all"),
+    "notebook": (execute, "re-execute the named notebooks in place (e.g. 04 07) and re-sync"),
+    "notebooks": (execute, "re-execute every notebook in place and re-sync"),
+    "figures": (figures, "rewrite the README pictures in docs/img/"),
+    "bench-fast": (bench_fast, "benchmarks/fast_path.py (one thread, 15 repeats)"),
+    "bench-memory": (bench_memory, "benchmarks/memory_time.py (two threads)"),
+    "clean": (clean, "remove .venv and build outputs"),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tasks.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--python", default=None,
+                   help="interpreter that builds .venv (default: the one running this file)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (func, help_) in COMMANDS.items():
+        s = sub.add_parser(name, help=help_, description=help_)
+        s.set_defaults(func=func)
+        if name == "notebook":
+            s.add_argument("numbers", nargs="+", help="notebook numbers or names, e.g. 04")
+        elif name == "notebooks":
+            s.set_defaults(numbers=[])
+        elif name == "sync":
+            s.add_argument("paths", nargs="*", help=".ipynb or .md files (default: all notebooks)")
+        else:
+            s.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.python is None and os.environ.get("OTTT_PYTHON"):
+        args.python = os.environ["OTTT_PYTHON"]  # the Makefile's PYTHON=...
+    try:
+        args.func(args)
+    except TaskError as e:
+        print(f"tasks.py {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
