@@ -180,6 +180,10 @@ def normalize(path: Path) -> None:
     for cell in nb["cells"]:
         cell.get("metadata", {}).pop("execution", None)
     nb["metadata"].get("language_info", {}).pop("version", None)
+    jt = nb["metadata"].get("jupytext", {})
+    jt.pop("default_lexer", None)  # written by jupytext's sync; the pairing lives in jupytext.toml
+    if not jt:
+        nb["metadata"].pop("jupytext", None)
     text = json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
     path.write_text(text, encoding="utf-8", newline="\n")
 
@@ -210,8 +214,11 @@ def execute(args) -> None:
               f"--ExecutePreprocessor.timeout={timeout}",
               "--ExecutePreprocessor.record_timing=False",
               "--ExecutePreprocessor.store_widget_state=False", path.name], cwd=path.parent)
-        normalize(path)
         _run([py, "-m", "jupytext", "--sync", path], cwd=ROOT)
+        normalize(path)
+        twin = path.with_suffix(".md")
+        if twin.exists():  # the text twin must not look older than the notebook it pairs with
+            os.utime(twin)
 
 
 # --------------------------------------------------------------------------- misc
