@@ -236,6 +236,37 @@ def bench_memory(args) -> None:
     _run([ensure_env(args.python), "benchmarks/memory_time.py", "--threads", "2", *args.rest], cwd=ROOT)
 
 
+def check_lock(args) -> None:
+    _run([ensure_env(args.python), "scripts/check_lock.py", *args.rest], cwd=ROOT)
+
+
+def lock(args) -> None:
+    """Re-pin the lock from .venv after a deliberate upgrade, keeping every pin's marker and the
+    pins of other platforms (which this machine does not have installed)."""
+    py = ensure_env(args.python)
+    frozen = subprocess.run([py, "-m", "pip", "freeze", "--exclude-editable"], check=True,
+                            capture_output=True, text=True).stdout.splitlines()
+    def key(line: str) -> str:
+        return line.split("==")[0].strip().lower().replace("_", "-")
+    header, old = [], {}
+    for line in LOCK.read_text().splitlines():
+        if line.startswith("#"):
+            header.append(line)
+        elif line.strip():
+            old[key(line)] = line
+    new = {}
+    for line in frozen:
+        if "==" not in line or key(line).startswith("ottt"):
+            continue
+        marker = old.get(key(line), "").partition(";")[2].strip()
+        new[key(line)] = f"{line}; {marker}" if marker else line
+    for name, line in old.items():
+        if name not in new and ";" in line:  # another platform's package
+            new[name] = line
+    LOCK.write_text("\n".join(header + sorted(new.values(), key=key)) + "\n")
+    print(f"wrote {LOCK.name} ({len(new)} pins); now run: python tasks.py check-lock")
+
+
 def clean(args) -> None:
     for name in (".venv", "build", "test-artifacts", "release"):
         shutil.rmtree(ROOT / name, ignore_errors=True)
@@ -253,6 +284,8 @@ COMMANDS = {
     "figures": (figures, "rewrite the README pictures in docs/img/"),
     "bench-fast": (bench_fast, "benchmarks/fast_path.py (one thread, 15 repeats)"),
     "bench-memory": (bench_memory, "benchmarks/memory_time.py (two threads)"),
+    "check-lock": (check_lock, "resolve the lock for every supported platform (downloads wheels)"),
+    "lock": (lock, "re-pin the lock from .venv after a deliberate upgrade"),
     "clean": (clean, "remove .venv and build outputs"),
 }
 

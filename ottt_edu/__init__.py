@@ -7,6 +7,7 @@ Reference: Xiao, Meng, Zhang, Wang, Lin, "Online Training Through Time for Spiki
 Networks", NeurIPS 2022 (arXiv 2210.04195).
 """
 from . import surrogate
+from .threads import apply_thread_policy as _apply_thread_policy
 from .dropout import Dropout
 from .grad_with_trace import GradwithTrace
 from .memory import MemoryModule, detach_net, reset_net
@@ -16,6 +17,10 @@ from .replace_for_grad import ReplaceforGrad
 from .spike_trace_op import SpikeTraceOp
 
 __version__ = "0.1.0"
+
+# One torch thread for the course's small networks unless OTTT_EDU_THREADS / OMP_NUM_THREADS
+# say otherwise (why, and how to change it: ottt_edu/threads.py).
+_apply_thread_policy()
 
 __all__ = [
     "ReplaceforGrad",

@@ -105,6 +105,9 @@ def make_loss(name: str) -> LossFn:
     return LOSSES[name]
 
 
+# Redraws of fit()'s progress bar per run (see fit).
+PROGRESS_REFRESHES = 40
+
 # ---------------------------------------------------------------------------------------------
 # configuration
 # ---------------------------------------------------------------------------------------------
@@ -498,11 +501,15 @@ def fit(config: TrainConfig, *, data: Optional[DatasetSplits] = None,
     elapsed = history["time"][-1] if history["time"] else 0.0
 
     n_batches = len(train_loader)
-    bar = tqdm(total=(config.epochs - start_epoch) * n_batches, disable=config.quiet,
-               desc=config.method, unit="batch", dynamic_ncols=True)
+    total = (config.epochs - start_epoch) * n_batches
+    # At most ~PROGRESS_REFRESHES redraws per run, however slow the machine: every redraw of a
+    # notebook's widget bar is several kernel messages, and a flood of them (thousands per cell)
+    # makes Jupyter drop messages; nbval then fails with "Timeout ... waiting for output".
+    bar = tqdm(total=total, disable=config.quiet, desc=config.method, unit="batch",
+               dynamic_ncols=True, miniters=max(1, total // PROGRESS_REFRESHES), mininterval=0.5)
     try:
         for epoch in range(start_epoch, config.epochs):
-            bar.set_description(f"{config.method} epoch {epoch + 1}/{config.epochs}")
+            bar.set_description(f"{config.method} epoch {epoch + 1}/{config.epochs}", refresh=False)
             lr = optimizer.param_groups[0]["lr"]
             t0 = time.perf_counter()
             train_loss, train_acc = train_one_epoch(
@@ -519,7 +526,7 @@ def fit(config: TrainConfig, *, data: Optional[DatasetSplits] = None,
                                                  test_acc, lr, elapsed)):
                 history[key].append(value)
             bar.set_postfix(loss=f"{train_loss:.4f}", acc=f"{train_acc:.4f}",
-                            test_acc=f"{test_acc:.4f}")
+                            test_acc=f"{test_acc:.4f}", refresh=False)
             state = TrainState(config, model, optimizer, scheduler, epoch + 1, history)
             stop = [cb(state) for cb in callbacks]
             if any(s is True for s in stop):
