@@ -157,6 +157,17 @@ def test(args) -> None:
     _run([py, "-m", "pytest", *args.rest], cwd=ROOT)
 
 
+# Another CPU than the one the outputs were stored on: no vector instructions, two threads.
+PORTABLE_ENV = {"ATEN_CPU_CAPABILITY": "default", "OTTT_EDU_THREADS": "2", "MKL_CBWR": "COMPATIBLE"}
+
+
+def test_portable(args) -> None:
+    """Every notebook under nbval as on another CPU: the stored outputs must not change."""
+    py = ensure_env(args.python)
+    print("environment:", " ".join(f"{k}={v}" for k, v in PORTABLE_ENV.items()))
+    _run([py, "-m", "pytest", "notebooks", *args.rest], cwd=ROOT, env={**os.environ, **PORTABLE_ENV})
+
+
 # --------------------------------------------------------------------------- notebooks
 
 def notebook_paths(names: list[str]) -> list[Path]:
@@ -278,6 +289,8 @@ COMMANDS = {
     "env": (lambda a: ensure_env(a.python), "create or update .venv from the lock"),
     "lab": (lab, "open JupyterLab on notebooks/ (extra arguments go to jupyter lab)"),
     "test": (test, "run every test: unit tests and all notebooks (extra arguments go to pytest)"),
+    "test-portable": (test_portable, "every notebook under nbval with another CPU capability "
+                                     "(ATEN_CPU_CAPABILITY=default) and 2 threads"),
     "sync": (sync, "re-sync .ipynb and .md twins (newest wins); give paths or none for all"),
     "notebook": (execute, "re-execute the named notebooks in place (e.g. 04 07) and re-sync"),
     "notebooks": (execute, "re-execute every notebook in place and re-sync"),

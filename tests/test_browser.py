@@ -20,6 +20,7 @@ Run it alone: ``.venv/bin/python -m pytest tests/test_browser.py -v`` (about 1.5
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -46,9 +47,47 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-SERVER_START_TIMEOUT_S = 90
-RUN_ALL_TIMEOUT_S = 150
-WIDGET_TIMEOUT_S = 60
+
+
+def _probe_seconds() -> float:
+    """Seconds this machine takes, right now, for a fixed small OTTT workload (best of 3)."""
+    import torch
+
+    from ottt_edu import OTTTLIFNode, OTTTSequential, reset_net
+
+    torch.manual_seed(0)
+    net = OTTTSequential(torch.nn.Linear(64, 256), OTTTLIFNode(), torch.nn.Linear(256, 10))
+    x = torch.rand(32, 64)
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(30):
+            for _t in range(6):
+                net(x).sum().backward()
+            reset_net(net)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+# Every wait below is a time measured on the development machine (2 cores, idle, one torch
+# thread) times a safety margin, scaled by how much slower this machine is right now (the probe
+# above against its time there, measured once per test session) and by OTTT_TEST_TIME_SCALE,
+# which a slow machine can raise.
+PROBE_REFERENCE_S = 0.06            # _probe_seconds() on the development machine, idle
+MARGIN = 4.0
+SERVER_START_S = 10                 # JupyterLab answering /api/status, idle
+RUN_ALL_S = 45                      # "run all" of the slowest widget notebook (07), idle
+WIDGET_S = 10                       # widgets rendered after "run all"
+
+
+@functools.lru_cache(maxsize=None)
+def slowdown() -> float:
+    return max(1.0, _probe_seconds() / PROBE_REFERENCE_S) * float(os.environ.get("OTTT_TEST_TIME_SCALE", "1"))
+
+
+def limit(measured_s: float) -> float:
+    """A wait in seconds: the measured time times the margin and this machine's slowdown."""
+    return MARGIN * measured_s * slowdown()
 INSTALL_HINT = (
     "install Debian's Chromium with `apt-get install chromium` (or set OTTT_CHROMIUM to a "
     "Chromium binary); Playwright is used with executable_path and never downloads a browser"
@@ -211,7 +250,7 @@ def lab(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        deadline = time.monotonic() + limit(SERVER_START_S)
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"JupyterLab exited early:\n{log_path.read_text()[-3000:]}")
@@ -220,7 +259,7 @@ def lab(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start in {SERVER_START_TIMEOUT_S} s:"
+                    raise RuntimeError(f"JupyterLab did not start in {limit(SERVER_START_S):.0f} s:"
                                        f"\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.5)
         yield {"url": url, "token": token, "log": log_path, "chromium": chromium_path}
@@ -327,16 +366,16 @@ def open_and_run_all(browser, lab: dict, name: str):
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{lab['url']}/lab/tree/{name}?reset&token={lab['token']}",
-              wait_until="domcontentloaded", timeout=SERVER_START_TIMEOUT_S * 1000)
-    page.wait_for_function(KERNEL_READY_JS, timeout=SERVER_START_TIMEOUT_S * 1000, polling=500)
+              wait_until="domcontentloaded", timeout=limit(SERVER_START_S) * 1000)
+    page.wait_for_function(KERNEL_READY_JS, timeout=limit(SERVER_START_S) * 1000, polling=500)
     page.evaluate(PREPARE_RUN_JS)
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     try:
-        page.wait_for_function(ALL_RUN_JS, timeout=RUN_ALL_TIMEOUT_S * 1000, polling=500)
+        page.wait_for_function(ALL_RUN_JS, timeout=limit(RUN_ALL_S) * 1000, polling=500)
     except Exception:
         _screenshot(page, f"{Path(name).stem}-run-all-timeout")
         errors = page.evaluate(ERROR_OUTPUTS_JS)
-        raise AssertionError(f"{name}: 'run all' did not finish within {RUN_ALL_TIMEOUT_S} s; "
+        raise AssertionError(f"{name}: 'run all' did not finish within {limit(RUN_ALL_S):.0f} s (OTTT_TEST_TIME_SCALE raises it); "
                              f"error outputs: {errors}") from None
     page.console_errors = console_errors  # type: ignore[attr-defined]
     return context, page
@@ -356,7 +395,7 @@ def check_widgets_rendered(page, name: str, expected: int) -> None:
     views = page.locator(".jp-OutputArea-output > .jupyter-widgets")
     try:
         state = page.wait_for_function(WIDGETS_SETTLED_JS, arg=expected,
-                                       timeout=WIDGET_TIMEOUT_S * 1000, polling=500).json_value()
+                                       timeout=limit(WIDGET_S) * 1000, polling=500).json_value()
     except Exception:
         state = "timeout"
     if state != "ok":
@@ -368,7 +407,7 @@ def check_widgets_rendered(page, name: str, expected: int) -> None:
     errors = page.evaluate(ERROR_OUTPUTS_JS)
     assert errors == [], f"{name}: error outputs after running all cells in the browser: {errors}"
     try:
-        page.wait_for_function(IMAGES_LOADED_JS, timeout=WIDGET_TIMEOUT_S * 1000, polling=500)
+        page.wait_for_function(IMAGES_LOADED_JS, timeout=limit(WIDGET_S) * 1000, polling=500)
     except Exception:
         _screenshot(page, f"{stem}-images-not-loaded")
         raise AssertionError(f"{name}: an explorer's figure <img> did not load") from None
@@ -424,7 +463,7 @@ def test_playground_sliders_change_plots(browser, lab):
             page.wait_for_function(
                 "([el, before]) => el.getAttribute('src') !== before && el.complete "
                 "&& el.naturalWidth > 0",
-                arg=[img.element_handle(), src_before], timeout=WIDGET_TIMEOUT_S * 1000,
+                arg=[img.element_handle(), src_before], timeout=limit(WIDGET_S) * 1000,
                 polling=250,
             )
             value_after = readout.inner_text()
@@ -471,17 +510,17 @@ def test_text_twin_opens_as_a_notebook(browser, lab):
     page = context.new_page()
     try:
         page.goto(f"{lab['url']}/lab?reset&token={lab['token']}", wait_until="domcontentloaded",
-                  timeout=SERVER_START_TIMEOUT_S * 1000)
+                  timeout=limit(SERVER_START_S) * 1000)
         page.wait_for_function("() => !!(window.jupyterapp && window.jupyterapp.commands"
                                " && document.querySelector('.jp-LabShell'))",
-                               timeout=SERVER_START_TIMEOUT_S * 1000, polling=500)
+                               timeout=limit(SERVER_START_S) * 1000, polling=500)
         factories = page.evaluate(
             "(p) => window.jupyterapp.docRegistry.preferredWidgetFactories(p).map(f => f.name)", TWIN)
         assert "Jupytext Notebook" in factories, f"jupytext's lab extension is missing: {factories}"
         page.evaluate("(p) => window.jupyterapp.commands.execute('docmanager:open',"
                       " {path: p, factory: 'Jupytext Notebook'})", TWIN)
         try:
-            page.wait_for_function(TWIN_OPENED_JS, arg=cells, timeout=WIDGET_TIMEOUT_S * 1000,
+            page.wait_for_function(TWIN_OPENED_JS, arg=cells, timeout=limit(WIDGET_S) * 1000,
                                    polling=500)
         except Exception:
             _screenshot(page, "twin-not-opened")
