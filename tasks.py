@@ -303,6 +303,11 @@ COMMANDS = {
 }
 
 
+# Commands whose further arguments go unchanged to the tool they run (pytest, jupyter lab, ...).
+PASS_THROUGH = ("env", "lab", "test", "test-portable", "figures", "bench-fast", "bench-memory",
+                "check-lock", "lock", "clean")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tasks.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -319,12 +324,23 @@ def parser() -> argparse.ArgumentParser:
         elif name == "sync":
             s.add_argument("paths", nargs="*", help=".ipynb or .md files (default: all notebooks)")
         else:
-            s.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            s.set_defaults(rest=[])
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after a pass-through command (test, lab, ...) goes, in order, to the tool it runs.
+    rest: list[str] = []
+    for i, token in enumerate(argv):
+        if token in PASS_THROUGH:
+            argv, rest = argv[:i + 1], argv[i + 1:]
+            break
+        if not token.startswith("-") and (i == 0 or argv[i - 1] != "--python"):
+            break  # another command: argparse checks its own arguments
     args = parser().parse_args(argv)
+    if hasattr(args, "rest"):
+        args.rest = rest
     if args.python is None and os.environ.get("OTTT_PYTHON"):
         args.python = os.environ["OTTT_PYTHON"]  # the Makefile's PYTHON=...
     try:

@@ -1,0 +1,105 @@
+"""tasks.py, the course's set-up commands (the Makefile calls it; Windows users run it directly)."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import tasks  # noqa: E402
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    seen = []
+    for name in ("test", "lab", "notebook", "sync"):
+        func, help_ = tasks.COMMANDS[name]
+        monkeypatch.setitem(tasks.COMMANDS, name, (lambda a, n=name: seen.append((n, a)), help_))
+    return seen
+
+
+def test_arguments_after_a_pass_through_command_reach_the_tool_in_order(recorded):
+    assert tasks.main(["test", "-q", "-k", "a or b", "tests/x.py"]) == 0
+    (name, args), = recorded
+    assert name == "test" and args.rest == ["-q", "-k", "a or b", "tests/x.py"]
+
+
+def test_python_option_before_the_command(recorded):
+    assert tasks.main(["--python", "python3.12", "lab", "--port", "9999"]) == 0
+    (name, args), = recorded
+    assert args.python == "python3.12" and args.rest == ["--port", "9999"]
+
+
+def test_notebook_numbers_and_sync_paths(recorded):
+    assert tasks.main(["notebook", "04", "07"]) == 0
+    assert tasks.main(["sync", "notebooks/03_replace_for_grad.md"]) == 0
+    assert recorded[0][1].numbers == ["04", "07"]
+    assert recorded[1][1].paths == ["notebooks/03_replace_for_grad.md"]
+
+
+@pytest.mark.parametrize("argv", [["nosuch"], ["sync", "--bogus"], ["notebook"], []])
+def test_bad_command_lines_exit_2_with_a_usage_line(argv):
+    done = subprocess.run([sys.executable, str(ROOT / "tasks.py"), *argv], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert re.search(r"^tasks\.py( \w+)?: error:", done.stderr, re.M) and "Traceback" not in done.stderr
+
+
+def test_an_unknown_notebook_is_a_one_line_error(capsys, monkeypatch):
+    monkeypatch.setattr(tasks, "ensure_env", lambda python=None: Path(sys.executable))
+    assert tasks.main(["notebook", "99"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tasks.py notebook: error: no notebook matches '99'") and "\n" not in err
+
+
+def test_notebook_names_resolve():
+    assert [p.name for p in tasks.notebook_paths(["03"])] == ["03_replace_for_grad.ipynb"]
+    assert len(tasks.notebook_paths([])) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+
+
+@pytest.mark.parametrize("version,ok", [((3, 10, 13), False), ((3, 11, 0), True), ((3, 13, 1), True)])
+def test_version_gate_matches_the_lock(version, ok):
+    info = {"version": list(version), "base_prefix": "/x", "executable": "/x/python"}
+    if ok:
+        tasks._check_version(info, "python")
+    else:
+        with pytest.raises(tasks.TaskError, match=r"needs Python 3\.11 or newer"):
+            tasks._check_version(info, "python")
+
+
+def test_a_missing_interpreter_is_a_clear_error():
+    with pytest.raises(tasks.TaskError, match="cannot run the interpreter 'no-such-python'"):
+        tasks._describe("no-such-python")
+
+
+def test_venv_made_by_another_interpreter_is_rebuilt(monkeypatch, tmp_path):
+    """--python X with a .venv made by Y: .venv is removed and made again with X."""
+    venv = tmp_path / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /elsewhere\n")
+    made = []
+    monkeypatch.setattr(tasks, "VENV", venv)
+    monkeypatch.setattr(tasks, "STAMP", venv / ".stamp")
+    monkeypatch.setattr(tasks, "_venv_base_prefix", lambda: "/elsewhere")
+    monkeypatch.setattr(tasks, "_describe", lambda py: {"version": [3, 12, 1], "base_prefix": "/py312",
+                                                        "executable": py})
+    def fake_run(cmd, **kw):
+        made.append([str(c) for c in cmd])
+        venv.mkdir(exist_ok=True)
+    monkeypatch.setattr(tasks, "_run", fake_run)
+    monkeypatch.setattr(tasks, "_fingerprint", lambda info: "f")
+    tasks.ensure_env("python3.12")
+    assert made[0] == ["python3.12", "-m", "venv", str(venv)]
+    assert not (venv / "pyvenv.cfg").exists()       # the old one was removed first
+
+
+def test_normalize_drops_timing_and_python_version(tmp_path):
+    nb = tmp_path / "x.ipynb"
+    nb.write_text('{"cells": [{"cell_type": "code", "metadata": {"execution": {"a": 1}}, "source": ""}],'
+                  ' "metadata": {"language_info": {"name": "python", "version": "3.12.1"},'
+                  ' "jupytext": {"default_lexer": "ipython3"}}, "nbformat": 4, "nbformat_minor": 5}')
+    tasks.normalize(nb)
+    text = nb.read_text()
+    assert "3.12.1" not in text and "execution" not in text and "jupytext" not in text
