@@ -4,7 +4,8 @@ A small PyTorch library that rebuilds SpikingJelly's online-learning modules wit
 names and semantics, for the notebooks in ``notebooks/``.
 
 Reference: Xiao, Meng, Zhang, Wang, Lin, "Online Training Through Time for Spiking Neural
-Networks", NeurIPS 2022 (arXiv 2210.04195).
+Networks", NeurIPS 2022 (arXiv 2210.04195). Its relative in SpikingJelly: ``SLTTLIFNode`` (Meng et
+al., ICCV 2023).
 """
 from . import surrogate
 from .dropout import Dropout
@@ -13,6 +14,7 @@ from .memory import MemoryModule, detach_net, reset_net
 from .neuron import LIFNode, OTTTLIFNode
 from .ottt_sequential import OTTTSequential
 from .replace_for_grad import ReplaceforGrad
+from .sltt_neuron import SLTTLIFNode
 from .spike_trace_op import SpikeTraceOp
 
 __version__ = "0.1.0"
@@ -24,6 +26,7 @@ __all__ = [
     "OTTTSequential",
     "OTTTLIFNode",
     "LIFNode",
+    "SLTTLIFNode",
     "Dropout",
     "MemoryModule",
     "reset_net",
