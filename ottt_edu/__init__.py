@@ -4,14 +4,17 @@ A small PyTorch library that rebuilds SpikingJelly's online-learning modules wit
 names and semantics, for the notebooks in ``notebooks/``.
 
 Reference: Xiao, Meng, Zhang, Wang, Lin, "Online Training Through Time for Spiking Neural
-Networks", NeurIPS 2022 (arXiv 2210.04195). Its relative in SpikingJelly: ``SLTTLIFNode`` (Meng et
-al., ICCV 2023).
+Networks", NeurIPS 2022 (arXiv 2210.04195). Its relatives in SpikingJelly: ``SLTTLIFNode`` (Meng
+et al., ICCV 2023) and the training functions ``ottt_online_training`` and
+``fptt_online_training`` (Kag & Saligrama, ICML 2021), in ``ottt_edu.online_training``.
 """
 from . import surrogate
 from .dropout import Dropout
 from .grad_with_trace import GradwithTrace
 from .memory import MemoryModule, detach_net, reset_net
 from .neuron import LIFNode, OTTTLIFNode
+from .online_training import (fptt_online_training, fptt_online_training_init_w_ra,
+                              ottt_online_training)
 from .ottt_sequential import OTTTSequential
 from .replace_for_grad import ReplaceforGrad
 from .sltt_neuron import SLTTLIFNode
@@ -27,6 +30,9 @@ __all__ = [
     "OTTTLIFNode",
     "LIFNode",
     "SLTTLIFNode",
+    "ottt_online_training",
+    "fptt_online_training",
+    "fptt_online_training_init_w_ra",
     "Dropout",
     "MemoryModule",
     "reset_net",
