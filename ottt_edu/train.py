@@ -573,8 +573,8 @@ def fit(config: TrainConfig, *, data: Optional[DatasetSplits] = None,
                 history[key].append(value)
             bar.set_postfix(loss=f"{train_loss:.4f}", acc=f"{train_acc:.4f}",
                             test_acc=f"{test_acc:.4f}")
-            state = TrainState(config, model, optimizer, scheduler, epoch + 1, history,
-                               step.state_dict() if hasattr(step, "state_dict") else None)
+            state = TrainState(config, model, optimizer, scheduler, epoch + 1, history)
+            state.method_state = step.state_dict() if hasattr(step, "state_dict") else None
             stop = [cb(state) for cb in callbacks]
             if any(s is True for s in stop):
                 break
