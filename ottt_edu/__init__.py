@@ -13,12 +13,12 @@ from .dropout import Dropout
 from .grad_with_trace import GradwithTrace
 from .memory import MemoryModule, detach_net, reset_net
 from .neuron import LIFNode, OTTTLIFNode
-from .online_training import (fptt_online_training, fptt_online_training_init_w_ra,
-                              ottt_online_training)
 from .ottt_sequential import OTTTSequential
 from .replace_for_grad import ReplaceforGrad
-from .sltt_neuron import SLTTLIFNode
 from .spike_trace_op import SpikeTraceOp
+from .sltt_neuron import SLTTLIFNode
+from .online_training import (fptt_online_training, fptt_online_training_init_w_ra,
+                              ottt_online_training)
 
 __version__ = "0.1.0"
 

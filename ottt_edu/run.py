@@ -140,14 +140,14 @@ def _load_for_resume(directory: Path, config: TrainConfig, world_size: int,
         if key not in state:
             raise ckpt.CheckpointError(f"{path} lacks {key!r}; it was not written by run_training.")
     # keys added to TrainConfig after the checkpoint was written held their defaults then
-    saved_config = {**TrainConfig().to_dict(), **state["config"]}
-    ckpt.check_config_compatible(saved_config, config.to_dict(), ignore=RESUME_MAY_CHANGE,
-                                 where=f"checkpoint {path}")
-    if config.method == "fptt" and not isinstance(state.get("method_state"), dict):
+    state["config"] = {**TrainConfig().to_dict(), **state["config"]}
+    if state["config"]["method"] == "fptt" and not isinstance(state.get("method_state"), dict):
         raise ckpt.CheckpointError(
             f"{path} lacks FPTT's running average ('method_state'), so --method fptt cannot resume "
             f"from it exactly. Start a fresh run in another --checkpoint-dir. The checkpoint was "
             f"not modified.")
+    ckpt.check_config_compatible(state["config"], config.to_dict(), ignore=RESUME_MAY_CHANGE,
+                                 where=f"checkpoint {path}")
     saved_world = state.get("world_size", 1)
     if saved_world != world_size:
         raise ckpt.CheckpointError(

@@ -66,7 +66,7 @@ def test_memory_flat_in_T_for_the_online_methods_and_linear_for_bptt():
     bptt = [r["bptt_bytes"] for r in rows]
     assert (bptt[2] - bptt[1]) == pytest.approx(2 * (bptt[1] - bptt[0]), rel=1e-6) and bptt[1] > bptt[0]
     assert all(r["bptt_bytes_vs_bptt"] == 1.0 and r["fptt_time_vs_bptt"] > 0 for r in rows)
-    # FPTT's regulariser keeps a parameter-sized target per parameter: more than OTTT/SLTT
+    # FPTT's regulariser saves the parameters and their targets: a constant more than OTTT/SLTT
     assert rows[0]["fptt_bytes"] > rows[0]["sltt_bytes"] == rows[0]["ottt_a_bytes"]
 
 
