@@ -107,3 +107,18 @@ def test_methods_vs_T_bad_input():
         methods_vs_T((0, 2))
     with pytest.raises(ValueError, match="sltt_k=4 exceeds the smallest T"):
         methods_vs_T((2, 8), sltt_k=4)
+
+
+def test_benchmark_script_prints_both_tables(capsys):
+    """A smoke run of benchmarks/online_methods.py at tiny size (no time is asserted)."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "online_methods.py"
+    spec = importlib.util.spec_from_file_location("online_methods_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--Ts", "2", "3", "--hidden", "8", "--batch-size", "4", "--repeats", "1",
+                       "--sltt-k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "saved for backward per iteration" in out and "time per iteration" in out
+    assert "SLTT-1" in out and out.count("max/min over T = 2..3") == 5
