@@ -4,7 +4,9 @@ A small PyTorch library that rebuilds SpikingJelly's online-learning modules wit
 names and semantics, for the notebooks in ``notebooks/``.
 
 Reference: Xiao, Meng, Zhang, Wang, Lin, "Online Training Through Time for Spiking Neural
-Networks", NeurIPS 2022 (arXiv 2210.04195).
+Networks", NeurIPS 2022 (arXiv 2210.04195). Its relatives in SpikingJelly: ``SLTTLIFNode`` (Meng
+et al., ICCV 2023) and the training functions ``ottt_online_training`` and
+``fptt_online_training`` (Kag & Saligrama, ICML 2021), in ``ottt_edu.online_training``.
 """
 from . import surrogate
 from .threads import apply_thread_policy as _apply_thread_policy
@@ -15,6 +17,9 @@ from .neuron import LIFNode, OTTTLIFNode
 from .ottt_sequential import OTTTSequential
 from .replace_for_grad import ReplaceforGrad
 from .spike_trace_op import SpikeTraceOp
+from .sltt_neuron import SLTTLIFNode
+from .online_training import (fptt_online_training, fptt_online_training_init_w_ra,
+                              ottt_online_training)
 
 __version__ = "0.1.0"
 
@@ -29,6 +34,10 @@ __all__ = [
     "OTTTSequential",
     "OTTTLIFNode",
     "LIFNode",
+    "SLTTLIFNode",
+    "ottt_online_training",
+    "fptt_online_training",
+    "fptt_online_training_init_w_ra",
     "Dropout",
     "MemoryModule",
     "reset_net",

@@ -86,7 +86,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     what.add_argument("--model", choices=sorted(MODELS), default=d.model)
     what.add_argument("--method", choices=list(METHODS), default=d.method,
                       help="ottt_a: accumulate over T, one step; ottt_o: a step every time step; "
-                           "bptt: unrolled (default: %(default)s)")
+                           "bptt: unrolled; sltt: SLTT neurons, no trace; fptt: a step every time "
+                           "step with FPTT's regulariser (default: %(default)s)")
+    what.add_argument("--sltt-k", type=positive_int, default=d.sltt_k, metavar="K",
+                      help="--method sltt only: SLTT-K, backward at K random steps of T (default: all)")
+    what.add_argument("--fptt-alpha", type=positive_float, default=d.fptt_alpha, metavar="ALPHA",
+                      help="--method fptt: FPTT's regularisation strength (default: %(default)s)")
     what.add_argument("--T", type=positive_int, default=d.T, help="time steps (default: %(default)s)")
     what.add_argument("--tau", type=tau_type, default=d.tau, help="membrane time constant (default: %(default)s)")
     what.add_argument("--hidden", type=positive_int, nargs="+", default=list(d.hidden),
@@ -147,7 +152,8 @@ def build_parser(defaults: Optional[dict] = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     train = sub.add_parser(
         "train", help="train a spiking network and report its test accuracy",
-        description="Train a spiking network with OTTT_A, OTTT_O or BPTT and report test accuracy.")
+        description="Train a spiking network with OTTT_A, OTTT_O, BPTT, SLTT or FPTT and report "
+                    "test accuracy.")
     add_train_arguments(train)
     if defaults:
         train.set_defaults(**defaults)
@@ -172,7 +178,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         channels=tuple(args.channels), dropout=args.dropout, width=args.width, seed=args.seed,
         quiet=args.quiet,
         device=args.device, n_train=args.n_train, n_test=args.n_test, data_root=args.data_root,
-        download=args.download)
+        download=args.download, sltt_k=args.sltt_k, fptt_alpha=args.fptt_alpha)
 
 
 def write_outputs(result: FitResult, json_path: Optional[str] = None,

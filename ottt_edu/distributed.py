@@ -169,11 +169,12 @@ def unwrap(model: nn.Module) -> nn.Module:
 def sync_context_for(model: nn.Module, method: str) -> Callable[[], ContextManager]:
     """The context for the forward+backward passes of time steps ``0..T-2``.
 
-    ``model.no_sync`` for OTTT_A under DDP (gradients accumulate locally, one all-reduce at step
-    ``T-1``); a null context otherwise (OTTT_O synchronises every step, BPTT has one backward,
-    and a single process has nothing to synchronise).
+    ``model.no_sync`` for OTTT_A and SLTT under DDP (gradients accumulate locally, one
+    all-reduce at step ``T-1``, for SLTT-K at the last chosen step); a null context otherwise
+    (OTTT_O and FPTT synchronise every step, BPTT has one backward, and a single process has
+    nothing to synchronise).
     """
-    if isinstance(model, DistributedDataParallel) and method == "ottt_a":
+    if isinstance(model, DistributedDataParallel) and method in ("ottt_a", "sltt"):
         return model.no_sync
     return contextlib.nullcontext
 

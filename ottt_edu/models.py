@@ -9,7 +9,8 @@ English
     their ``state_dict`` keys agree and ``bptt.load_state_dict(ott.state_dict())`` gives both the
     same weights. The BPTT neuron is ``LIFNode(decay_input=False, v_reset=None,
     detach_reset=True)``: the same dynamics as ``OTTTLIFNode``, but with the full history of
-    ``v`` in the graph.
+    ``v`` in the graph. ``neuron="sltt"`` builds a third twin (``nn.Sequential`` + ``SLTTLIFNode``
+    with those dynamics), for SLTT, with the same keys.
 中文
     构建同一结构的两个版本: OTTT 版 (``OTTTSequential`` + ``OTTTLIFNode``) 与 BPTT 版
     (``nn.Sequential`` + ``LIFNode``), 层名一致, 权重可互相拷贝。
@@ -35,6 +36,7 @@ from torch import nn
 from .dropout import Dropout
 from .neuron import LIFNode, OTTTLIFNode
 from .ottt_sequential import OTTTSequential
+from .sltt_neuron import SLTTLIFNode
 
 __all__ = [
     "ModelConfig",
@@ -49,7 +51,7 @@ __all__ = [
     "copy_weights",
 ]
 
-NEURONS = ("ottt", "bptt")
+NEURONS = ("ottt", "bptt", "sltt")
 
 
 @dataclass
@@ -58,7 +60,8 @@ class ModelConfig:
 
     Args:
         kind: a key of ``MODELS`` (``'mlp'`` or ``'cnn'``).
-        neuron: ``'ottt'`` (OTTTSequential + OTTTLIFNode) or ``'bptt'`` (Sequential + LIFNode).
+        neuron: ``'ottt'`` (OTTTSequential + OTTTLIFNode), ``'bptt'`` (Sequential + LIFNode) or
+            ``'sltt'`` (Sequential + SLTTLIFNode, for SLTT), all with the same dynamics.
         tau: membrane time constant of every neuron (> 1).
         in_shape: input image shape ``(C, H, W)``.
         n_classes: number of outputs.
@@ -90,8 +93,8 @@ class ModelConfig:
             raise ValueError(f"unknown model kind {self.kind!r}; choose one of {sorted(MODELS)}.")
         if self.neuron not in NEURONS:
             raise ValueError(
-                f"unknown neuron {self.neuron!r}; choose 'ottt' (OTTTLIFNode, for OTTT) or "
-                f"'bptt' (LIFNode, for BPTT)."
+                f"unknown neuron {self.neuron!r}; choose 'ottt' (OTTTLIFNode, for OTTT), "
+                f"'bptt' (LIFNode, for BPTT and FPTT) or 'sltt' (SLTTLIFNode, for SLTT)."
             )
         if not self.tau > 1.0:
             raise ValueError(f"tau must be greater than 1, got {self.tau}.")
@@ -110,9 +113,14 @@ class ModelConfig:
 
 
 def make_neuron(config: ModelConfig) -> LIFNode:
-    """``OTTTLIFNode(tau)`` for ``neuron='ottt'``; the same dynamics as ``LIFNode`` for BPTT."""
+    """``OTTTLIFNode(tau)`` for ``neuron='ottt'``; the same dynamics as ``LIFNode`` for BPTT,
+    and as ``SLTTLIFNode`` for SLTT (not SLTTLIFNode's own defaults, so that all methods train
+    the same network)."""
     if config.neuron == "ottt":
         return OTTTLIFNode(tau=config.tau, v_threshold=config.v_threshold)
+    if config.neuron == "sltt":
+        return SLTTLIFNode(tau=config.tau, decay_input=False, v_threshold=config.v_threshold,
+                           v_reset=None, detach_reset=True)
     return LIFNode(tau=config.tau, decay_input=False, v_threshold=config.v_threshold,
                    v_reset=None, detach_reset=True, step_mode="s")
 

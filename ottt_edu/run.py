@@ -5,7 +5,8 @@ English
     line exposes:
 
     * ``checkpoint_dir``: after every epoch, one atomic checkpoint (``ottt_edu.checkpoint``) with
-      model, optimizer, scheduler, finished epochs, history, configuration and the RNG states
+      model, optimizer, scheduler, finished epochs, history, configuration, the method's own
+      state (FPTT's running average ``w_ra``; ``None`` for the other methods) and the RNG states
       of every process (torch, numpy, Python, the DataLoader's generator, the Poisson
       encoder's). ``resume=True`` continues from the latest one; the result is bit-identical
       to a run that was never interrupted (tested by SIGKILL-ing a run mid-epoch). A run that
@@ -138,6 +139,13 @@ def _load_for_resume(directory: Path, config: TrainConfig, world_size: int,
     for key in ("model", "optimizer", "history", "config", "rng"):
         if key not in state:
             raise ckpt.CheckpointError(f"{path} lacks {key!r}; it was not written by run_training.")
+    # keys added to TrainConfig after the checkpoint was written held their defaults then
+    state["config"] = {**TrainConfig().to_dict(), **state["config"]}
+    if state["config"]["method"] == "fptt" and not isinstance(state.get("method_state"), dict):
+        raise ckpt.CheckpointError(
+            f"{path} lacks FPTT's running average ('method_state'), so --method fptt cannot resume "
+            f"from it exactly. Start a fresh run in another --checkpoint-dir. The checkpoint was "
+            f"not modified.")
     ckpt.check_config_compatible(state["config"], config.to_dict(), ignore=RESUME_MAY_CHANGE,
                                  where=f"checkpoint {path}")
     saved_world = state.get("world_size", 1)
@@ -212,6 +220,7 @@ def run_training(config: TrainConfig, options: Optional[RunOptions] = None,
                     f"The checkpoint was not modified."
                 ) from None
             start_epoch, history = int(saved["epoch"]), saved["history"]
+        method_state = None if saved is None else saved.get("method_state")
 
         train_loader, test_loader = make_loaders(data, config.batch_size, config.seed)
         generator = train_loader.generator                   # shuffling (single process)
@@ -267,6 +276,7 @@ def run_training(config: TrainConfig, options: Optional[RunOptions] = None,
                 "optimizer": state.optimizer.state_dict(),
                 "scheduler": None if state.scheduler is None else state.scheduler.state_dict(),
                 "history": state.history,
+                "method_state": state.method_state,        # FPTT's w_ra (None for the others)
                 "config": config.to_dict(),
                 "rng": rng,
                 "world_size": world_size,
@@ -279,7 +289,8 @@ def run_training(config: TrainConfig, options: Optional[RunOptions] = None,
                      history=history, start_epoch=start_epoch, on_epoch_end=epoch_end,
                      sync_context=sync_context_for(train_model, config.method),
                      train_loader=_EpochHook(train_loader, start_epoch, on_epoch_start),
-                     test_loader=test_loader, encoder=encoder, **fit_kwargs)
+                     test_loader=test_loader, encoder=encoder, method_state=method_state,
+                     **fit_kwargs)
         result.model = model
         return result
     finally:

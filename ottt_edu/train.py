@@ -12,6 +12,10 @@ English
       the weights change *during* the sequence (truly online learning).
     - ``bptt``: the network is unrolled over T and ``backward()`` runs once through the whole
       graph (memory grows linearly with T); one optimizer step per batch.
+    - ``sltt`` (SLTT, Meng et al. 2023) and ``fptt`` (FPTT, Kag & Saligrama 2021): online
+      relatives from SpikingJelly, in ``ottt_edu.online_training``: SLTT is OTTT_A's loop on
+      ``SLTTLIFNode`` s (no trace; SLTT-K with ``sltt_k``); FPTT steps the optimizer every time
+      step with a regulariser towards a running average of the weights, kept across batches.
 
     The pieces are small and reusable: ``make_optimizer``, ``make_scheduler``, the per-method
     step functions in ``STEP_FUNCTIONS`` (their backward passes of steps ``0..T-2`` run inside a
@@ -38,6 +42,7 @@ Reference: Xiao et al., "Online Training Through Time for Spiking Neural Network
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -53,6 +58,7 @@ from .data import DATASETS, DatasetSplits, load_dataset
 from .encoding import ENCODINGS, make_encoder
 from .memory import reset_net
 from .models import MODELS, ModelConfig, build_model
+from .online_training import DEFAULT_FPTT_ALPHA, FPTTStep, fptt_step, sltt_step
 
 __all__ = [
     "METHODS",
@@ -74,6 +80,8 @@ __all__ = [
     "ottt_o_step",
     "bptt_step",
     "STEP_FUNCTIONS",
+    "METHOD_NEURONS",
+    "make_step",
     "train_one_epoch",
     "evaluate",
     "predict",
@@ -81,7 +89,9 @@ __all__ = [
     "resolve_device",
 ]
 
-METHODS = ("ottt_a", "ottt_o", "bptt")
+METHODS = ("ottt_a", "ottt_o", "bptt", "sltt", "fptt")
+#: The neuron each method trains (``ModelConfig.neuron``); all have the same dynamics.
+METHOD_NEURONS = {"ottt_a": "ottt", "ottt_o": "ottt", "bptt": "bptt", "sltt": "sltt", "fptt": "bptt"}
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = ("none", "cosine")
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "time")
@@ -117,8 +127,12 @@ class TrainConfig:
 
     The defaults are the digits recipe: a 64-256-10 MLP, Adam at ``lr=3e-3`` with a cosine
     schedule, batch 32, 30 epochs, T=6 (OTTT_A: >= 97 % test accuracy on the 8x8 digits).
-    ``method`` is ``'ottt_a'``, ``'ottt_o'`` or ``'bptt'``; the model is built with
-    ``neuron='bptt'`` for BPTT and ``neuron='ottt'`` otherwise. ``n_train``/``n_test`` keep a
+    ``method`` is ``'ottt_a'``, ``'ottt_o'``, ``'bptt'``, ``'sltt'`` or ``'fptt'``; the model is
+    built with ``METHOD_NEURONS[method]`` (``'ottt'`` for both OTTT variants, ``'sltt'`` for SLTT,
+    ``'bptt'`` — the plain LIF, whose state FPTT detaches after every step — for BPTT and FPTT).
+    ``sltt_k`` (SLTT-K, only with ``'sltt'``): back-propagate at only that many randomly chosen
+    steps of T (``None``: all). ``fptt_alpha``: FPTT's regularisation strength (used by
+    ``'fptt'`` only; ``ottt_edu.online_training``). ``n_train``/``n_test`` keep a
     seeded subset (``None``: all). ``device='auto'`` picks CUDA when available. ``width`` scales
     the channels of ``model='vgg'`` (the paper's network; ``loss='ce_mse'`` is its loss).
     """
@@ -148,6 +162,8 @@ class TrainConfig:
     n_test: Optional[int] = None
     data_root: Optional[str] = None
     download: bool = False
+    sltt_k: Optional[int] = None
+    fptt_alpha: float = DEFAULT_FPTT_ALPHA
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -171,6 +187,14 @@ class TrainConfig:
             (self.loss in LOSSES, f"unknown loss {self.loss!r}; choose one of {sorted(LOSSES)}."),
             (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:"),
              f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}."),
+            (self.sltt_k is None or (isinstance(self.sltt_k, int) and not isinstance(self.sltt_k, bool)
+                                     and 1 <= self.sltt_k <= self.T),
+             f"sltt_k (SLTT-K) must be None or an integer in [1, T={self.T}], got {self.sltt_k!r}."),
+            (self.sltt_k is None or self.method == "sltt",
+             f"sltt_k={self.sltt_k} applies to method 'sltt' only (got method {self.method!r}); "
+             f"leave it unset."),
+            (isinstance(self.fptt_alpha, (int, float)) and math.isfinite(self.fptt_alpha)
+             and self.fptt_alpha > 0, f"fptt_alpha must be a positive number, got {self.fptt_alpha!r}."),
         ]
         for ok, message in checks:
             if not ok:
@@ -178,8 +202,9 @@ class TrainConfig:
 
     @property
     def neuron(self) -> str:
-        """``'bptt'`` for BPTT, ``'ottt'`` for both OTTT variants."""
-        return "bptt" if self.method == "bptt" else "ottt"
+        """``METHOD_NEURONS[method]``: ``'bptt'`` for BPTT and FPTT, ``'ottt'`` for both OTTT
+        variants, ``'sltt'`` for SLTT."""
+        return METHOD_NEURONS[self.method]
 
     def model_config(self, in_shape: tuple[int, int, int], n_classes: int) -> ModelConfig:
         """The ``ModelConfig`` this run builds, for a dataset of the given shape."""
@@ -337,7 +362,24 @@ STEP_FUNCTIONS: dict[str, Callable[..., StepResult]] = {
     "ottt_a": ottt_a_step,
     "ottt_o": ottt_o_step,
     "bptt": bptt_step,
+    "sltt": sltt_step,      # ottt_edu.online_training (SLTT; SLTT-K with k=...)
+    "fptt": fptt_step,      # ottt_edu.online_training (w_ra restarts per call; fit keeps it: make_step)
 }
+
+
+def make_step(config: TrainConfig) -> Callable[..., StepResult]:
+    """The per-batch step ``fit`` uses for ``config.method``.
+
+    ``STEP_FUNCTIONS[method]``, except: ``'fptt'`` gets a new ``FPTTStep(config.fptt_alpha)``,
+    which keeps FPTT's running average ``w_ra`` across batches (its ``state_dict()`` goes into
+    ``TrainState.method_state`` and checkpoints); ``'sltt'`` with ``sltt_k`` gets
+    ``sltt_step(..., k=sltt_k)``.
+    """
+    if config.method == "fptt":
+        return FPTTStep(config.fptt_alpha)
+    if config.method == "sltt" and config.sltt_k is not None:
+        return functools.partial(sltt_step, k=config.sltt_k)
+    return STEP_FUNCTIONS[config.method]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,17 +390,19 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
                     encoder: Callable[[torch.Tensor, int], torch.Tensor] = None, *,
                     device: Union[str, torch.device] = "cpu",
                     sync_context: SyncContext = contextlib.nullcontext,
-                    progress: Any = None) -> tuple[float, float]:
+                    progress: Any = None,
+                    step: Optional[Callable[..., StepResult]] = None) -> tuple[float, float]:
     """One pass over ``loader``; returns ``(mean loss, accuracy)`` on the training data.
 
     ``encoder(x, T)`` maps images ``(B, ...)`` to ``(T, B, ...)`` (default: direct). If given,
-    ``progress`` (a tqdm bar) is advanced once per batch.
+    ``progress`` (a tqdm bar) is advanced once per batch. ``step`` replaces
+    ``STEP_FUNCTIONS[method]`` (``fit`` passes ``make_step(config)``, e.g. an ``FPTTStep``).
     """
     if method not in STEP_FUNCTIONS:
         raise ValueError(f"unknown method {method!r}; choose one of {sorted(STEP_FUNCTIONS)}.")
     if encoder is None:
         encoder = make_encoder("direct")
-    step = STEP_FUNCTIONS[method]
+    step = STEP_FUNCTIONS[method] if step is None else step
     model.train()
     loss_sum, correct, n = 0.0, 0, 0
     for x, y in loader:
@@ -431,6 +475,7 @@ class TrainState:
     scheduler: Any
     epoch: int               # epochs finished so far (1-based after the first epoch)
     history: dict[str, list]
+    method_state: Optional[dict] = None   # e.g. FPTT's {'alpha', 'w_ra'}; None for the others
 
 
 @dataclass
@@ -460,13 +505,15 @@ def fit(config: TrainConfig, *, data: Optional[DatasetSplits] = None,
         on_epoch_end: Union[Callback, Sequence[Callback], None] = None,
         sync_context: SyncContext = contextlib.nullcontext,
         train_loader: Optional[Iterable] = None, test_loader: Optional[Iterable] = None,
-        encoder: Optional[Callable[[torch.Tensor, int], torch.Tensor]] = None) -> FitResult:
+        encoder: Optional[Callable[[torch.Tensor, int], torch.Tensor]] = None,
+        method_state: Optional[dict] = None) -> FitResult:
     """Train a model as ``config`` says and evaluate it after every epoch / 按配置训练并评估。
 
     Everything not given is built from ``config`` (seeded with ``config.seed``): data
     (``load_dataset``), model (``build_model``), optimizer, scheduler, loss, loaders. To resume,
     pass the restored ``model``, ``optimizer``, ``scheduler``, ``history`` and ``start_epoch``
-    (and the ``encoder`` whose random state was restored; ``ottt_edu.run`` does all of this).
+    (and the ``encoder`` whose random state was restored, and for FPTT the saved
+    ``method_state``; ``ottt_edu.run`` does all of this).
     After every epoch each ``on_epoch_end(state)`` callback is called; if one returns ``True``
     training stops early.
 
@@ -496,6 +543,12 @@ def fit(config: TrainConfig, *, data: Optional[DatasetSplits] = None,
     encoder = make_encoder(config.encoding, config.seed) if encoder is None else encoder
     eval_encoder = make_encoder(config.encoding, config.seed + 1)
     history = new_history() if history is None else history
+    step = make_step(config)
+    if method_state is not None:
+        if not hasattr(step, "load_state_dict"):
+            raise ValueError(f"method_state was given but method {config.method!r} keeps no state "
+                             f"across batches.")
+        step.load_state_dict(method_state)
     callbacks = [] if on_epoch_end is None else (
         [on_epoch_end] if callable(on_epoch_end) else list(on_epoch_end))
     elapsed = history["time"][-1] if history["time"] else 0.0
@@ -514,7 +567,7 @@ def fit(config: TrainConfig, *, data: Optional[DatasetSplits] = None,
             t0 = time.perf_counter()
             train_loss, train_acc = train_one_epoch(
                 model, train_loader, optimizer, config.method, config.T, loss_fn, encoder,
-                device=device, sync_context=sync_context, progress=bar)
+                device=device, sync_context=sync_context, progress=bar, step=step)
             elapsed += time.perf_counter() - t0
             if scheduler is not None:
                 scheduler.step()
@@ -528,6 +581,7 @@ def fit(config: TrainConfig, *, data: Optional[DatasetSplits] = None,
             bar.set_postfix(loss=f"{train_loss:.4f}", acc=f"{train_acc:.4f}",
                             test_acc=f"{test_acc:.4f}", refresh=False)
             state = TrainState(config, model, optimizer, scheduler, epoch + 1, history)
+            state.method_state = step.state_dict() if hasattr(step, "state_dict") else None
             stop = [cb(state) for cb in callbacks]
             if any(s is True for s in stop):
                 break

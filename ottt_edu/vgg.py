@@ -145,12 +145,18 @@ class Scale(nn.Module):
 def _make_neuron(neuron: str, tau: float, v_threshold: float) -> LIFNode:
     if neuron == "ottt":
         return OTTTLIFNode(tau=tau, v_threshold=v_threshold)
+    if neuron == "sltt":  # same dynamics, no gradient through time (SLTT)
+        from .sltt_neuron import SLTTLIFNode
+
+        return SLTTLIFNode(tau=tau, decay_input=False, v_threshold=v_threshold, v_reset=None,
+                           detach_reset=True)
     if neuron == "bptt":  # same dynamics as OTTTLIFNode, full graph through time
         return LIFNode(tau=tau, decay_input=False, v_threshold=v_threshold, v_reset=None,
                        detach_reset=True, step_mode="s")
     raise ValueError(
-        f"neuron must be 'ottt' (OTTTLIFNode, for OTTT_A / OTTT_O) or 'bptt' (LIFNode with the "
-        f"same dynamics, for BPTT), got {neuron!r}."
+        f"neuron must be 'ottt' (OTTTLIFNode, for OTTT_A / OTTT_O), 'bptt' (LIFNode with the "
+        f"same dynamics, for BPTT and FPTT) or 'sltt' (SLTTLIFNode, same dynamics, for SLTT), "
+        f"got {neuron!r}."
     )
 
 

@@ -67,4 +67,4 @@ def test_missing_torchvision_is_a_clear_error(monkeypatch, capsys):
 def test_module_entry_point_help():
     r = subprocess.run([sys.executable, "-m", "ottt_edu", "train", "--help"], capture_output=True,
                        text=True, timeout=120)
-    assert r.returncode == 0 and "--method {ottt_a,ottt_o,bptt}" in r.stdout
+    assert r.returncode == 0 and "--method {ottt_a,ottt_o,bptt,sltt,fptt}" in r.stdout

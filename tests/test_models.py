@@ -89,3 +89,27 @@ def test_register_model():
             register_model("mlp", lambda cfg: None)
     finally:
         MODELS.pop("tiny_for_test", None)
+
+
+def test_sltt_twin_shares_keys_dynamics_and_eval_outputs():
+    from ottt_edu import SLTTLIFNode
+    for factory in (mlp, cnn):
+        torch.manual_seed(0)
+        o, s = factory(neuron="ottt"), factory(neuron="sltt")
+        assert type(s) is nn.Sequential and isinstance(s.lif1, SLTTLIFNode)
+        assert (s.lif1.decay_input, s.lif1.v_reset, s.lif1.detach_reset) == (False, None, True)
+        assert list(o.state_dict()) == list(s.state_dict())
+        copy_weights(o, s)
+        o.eval(), s.eval()
+        x = torch.rand(4, 5, 1, 8, 8) * 3
+        for t in range(4):
+            torch.testing.assert_close(o(x[t]), s(x[t]))
+        reset_net(o), reset_net(s)
+
+
+def test_sltt_vgg_has_the_ottt_vgg_keys():
+    from ottt_edu import SLTTLIFNode
+    from ottt_edu.vgg import spiking_vgg
+    o, s = spiking_vgg(width=1 / 16, neuron="ottt"), spiking_vgg(width=1 / 16, neuron="sltt")
+    assert list(o.state_dict()) == list(s.state_dict())
+    assert any(isinstance(m, SLTTLIFNode) for m in s.modules())
