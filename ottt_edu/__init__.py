@@ -10,7 +10,7 @@ from . import surrogate
 from .dropout import Dropout
 from .grad_with_trace import GradwithTrace
 from .memory import MemoryModule, detach_net, reset_net
-from .neuron import LIFNode, OTTTLIFNode
+from .neuron import LIFNode, OTTTLIFNode, finite_check
 from .ottt_sequential import OTTTSequential
 from .replace_for_grad import ReplaceforGrad
 from .spike_trace_op import SpikeTraceOp
@@ -28,5 +28,6 @@ __all__ = [
     "MemoryModule",
     "reset_net",
     "detach_net",
+    "finite_check",
     "surrogate",
 ]

@@ -26,7 +26,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ._checks import check_spike_trace_pair, has_parameters
+from ._checks import (call_on_trace_checked, check_pair_module, check_spike_trace_pair,
+                      has_parameters)
 
 __all__ = ["SpikeTraceOp"]
 
@@ -63,7 +64,10 @@ class SpikeTraceOp(nn.Module):
 
     Raises:
         ValueError: if ``module`` has parameters (use ``GradwithTrace``), or is a
-            ``torch.nn`` dropout (use ``ottt_edu.Dropout``).
+            ``torch.nn`` dropout (use ``ottt_edu.Dropout``); at the first call, if it would
+            differ between spike and trace (BatchNorm in training, a nested ``torch.nn`` dropout,
+            ``RReLU``, a neuron, any module that draws random numbers or updates a buffer per
+            call).
 
     Reference: Xiao et al., NeurIPS 2022; SpikingJelly
     ``activation_based.layer.online_learning.SpikeTraceOp``.
@@ -78,7 +82,9 @@ class SpikeTraceOp(nn.Module):
 
     def forward(self, x: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         spike, trace = check_spike_trace_pair(x, "SpikeTraceOp")
-        spike = self.module(spike)
+        check_pair_module(self.module, "SpikeTraceOp")        # cached: cheap after the first call
+        spike_out = self.module(spike)
         with torch.no_grad():
-            trace = self.module(trace)
-        return [spike, trace]
+            trace_out = call_on_trace_checked(self.module, lambda: self.module(trace),
+                                              spike.device, "SpikeTraceOp")
+        return [spike_out, trace_out]

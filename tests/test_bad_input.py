@@ -1,0 +1,349 @@
+"""The bad-input campaign (issue 15): every case that was silent or unclear now gets an early,
+clear error (type + a phrase of its message), a one-line CLI error with its exit code, or a
+warning. One test per case; the command-line cases are at the end."""
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ottt_edu import (Dropout, GradwithTrace, LIFNode, OTTTLIFNode, OTTTSequential, ReplaceforGrad,
+                      SpikeTraceOp, detach_net, finite_check, reset_net, surrogate)
+
+
+def pair(shape=(2, 4)):
+    return [torch.ones(shape, requires_grad=True), torch.full(shape, 0.5)]
+
+
+def trained_step(net: nn.Module, x: torch.Tensor):
+    """One training-mode step (the pair reaches every layer after the neuron)."""
+    net.train()
+    return net(x)
+
+
+# -- spike and trace of different devices / dtypes ----------------------------------------------
+@pytest.mark.parametrize("grad_path", ["auto", "fast", "two_pass"])
+def test_spike_and_trace_on_different_devices(grad_path):
+    # a 'meta' tensor stands for another device on a machine without a GPU; the check runs
+    # before any computation, so this is exactly the CUDA-vs-CPU case
+    spike, trace = torch.ones(2, 4), torch.empty(2, 4, device="meta")
+    with pytest.raises(ValueError, match=r"same device.*model\.to\(device\)"):
+        GradwithTrace(nn.Linear(4, 3), grad_path)([spike, trace])
+    with pytest.raises(ValueError, match="same device"):
+        SpikeTraceOp(nn.Flatten())([spike, trace])
+
+
+def test_float32_spike_with_float64_trace_fails_at_the_forward():
+    spike, trace = torch.ones(2, 4, requires_grad=True), torch.ones(2, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"same dtype.*torch\.float32.*torch\.float64"):
+        GradwithTrace(nn.Linear(4, 3))([spike, trace])
+
+
+# -- modules that differ between the spike's call and the trace's --------------------------------
+def test_batchnorm_with_affine_after_a_neuron():
+    net = OTTTSequential(nn.Linear(4, 4), OTTTLIFNode(), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match=r"OTTTSequential layer 2 \(BatchNorm1d\): GradwithTrace cannot apply BatchNorm1d.*running statistics twice"):
+        trained_step(net, torch.rand(3, 4))
+
+
+def test_batchnorm_without_affine_after_a_neuron():
+    net = OTTTSequential(nn.Linear(4, 4), OTTTLIFNode(), nn.BatchNorm1d(4, affine=False), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="SpikeTraceOp cannot apply BatchNorm1d"):
+        trained_step(net, torch.rand(3, 4))
+
+
+def test_batchnorm_before_the_first_neuron_and_in_eval_is_fine():
+    net = OTTTSequential(nn.Linear(4, 4), nn.BatchNorm1d(4), OTTTLIFNode(), nn.Linear(4, 2))
+    trained_step(net, torch.rand(3, 4))                   # BatchNorm sees a plain tensor
+    bn = OTTTSequential(nn.Linear(4, 4), OTTTLIFNode(), nn.BatchNorm1d(4), nn.Linear(4, 2)).eval()
+    assert bn(torch.rand(3, 4)).shape == (3, 2)
+
+
+def test_batchnorm_inside_a_block_is_found():
+    block = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    net = OTTTSequential(nn.Linear(4, 4), OTTTLIFNode(), block)
+    with pytest.raises(ValueError, match=r"submodule '1' \(BatchNorm1d\)"):
+        trained_step(net, torch.rand(3, 4))
+
+
+def test_rrelu_after_a_neuron():
+    net = OTTTSequential(nn.Linear(4, 4), OTTTLIFNode(), nn.RReLU(), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="RReLU draws new random slopes"):
+        trained_step(net, torch.rand(3, 4))
+
+
+class Jitter(nn.Module):
+    """A parameter-free random module the structural check does not know."""
+
+    def forward(self, x):
+        return x + 0.01 * torch.randn_like(x)
+
+
+def test_any_random_module_after_a_neuron():
+    net = OTTTSequential(nn.Linear(4, 4), OTTTLIFNode(), Jitter(), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="Jitter drew new random numbers when applied to the trace"):
+        trained_step(net, torch.rand(3, 4))
+
+
+class Counter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x):
+        self.calls += 1
+        return x
+
+
+def test_a_module_updating_a_buffer_per_call_after_a_neuron():
+    net = OTTTSequential(nn.Linear(4, 4), OTTTLIFNode(), Counter(), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match=r"updated its buffer\(s\) \['calls'\]"):
+        trained_step(net, torch.rand(3, 4))
+
+
+def test_ottt_edu_dropout_nested_in_a_block_is_fine():
+    torch.manual_seed(0)
+    block = nn.Sequential(nn.Linear(4, 4), Dropout(0.5))
+    net = OTTTSequential(nn.Linear(4, 4), OTTTLIFNode(), block)
+    trained_step(net, torch.rand(3, 4)).sum().backward()
+
+
+def test_torch_dropout_nested_in_a_plain_sequential():
+    with pytest.raises(ValueError, match=r"layer 2 \(Sequential\), submodule '1': torch.nn.Dropout"):
+        OTTTSequential(nn.Linear(4, 4), OTTTLIFNode(), nn.Sequential(nn.Flatten(), nn.Dropout(0.2)))
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.drop = nn.Dropout(0.2)
+
+    def forward(self, x):
+        return self.drop(self.fc(x))
+
+
+def test_torch_dropout_nested_in_a_block_with_parameters():
+    with pytest.raises(ValueError, match=r"layer 2 \(Block\), submodule 'drop'.*ottt_edu.Dropout"):
+        OTTTSequential(nn.Linear(4, 4), OTTTLIFNode(), Block())
+
+
+def test_torch_dropout_nested_in_a_directly_used_wrapper():
+    with pytest.raises(ValueError, match=r"submodule '1' \(Dropout\).*new random mask"):
+        SpikeTraceOp(nn.Sequential(nn.Flatten(), nn.Dropout(0.2)))(pair())
+
+
+def test_neuron_inside_a_wrapped_block_would_be_stepped_twice():
+    with pytest.raises(ValueError, match="stepped twice per time step"):
+        SpikeTraceOp(OTTTLIFNode())(pair())
+
+
+# -- one neuron at two places ------------------------------------------------------------------
+def test_same_neuron_instance_twice_in_ottt_sequential():
+    lif = OTTTLIFNode()
+    with pytest.raises(ValueError, match=r"same OTTTLIFNode instance is at '1' and at '3'"):
+        OTTTSequential(nn.Linear(4, 4), lif, nn.Linear(4, 4), lif, nn.Linear(4, 2))
+
+
+def test_same_neuron_instance_twice_found_by_reset_net():
+    lif = LIFNode()
+    net = nn.Sequential(nn.Linear(4, 4), lif, nn.Linear(4, 4), lif)
+    with pytest.raises(ValueError, match="reset_net: the same LIFNode instance is at '1' and at '3'"):
+        reset_net(net)
+
+
+# -- neuron hyper-parameters --------------------------------------------------------------------
+@pytest.mark.parametrize("cls", [OTTTLIFNode, LIFNode])
+@pytest.mark.parametrize("v_threshold", [0.0, -1.0])
+def test_threshold_not_positive(cls, v_threshold):
+    with pytest.raises(ValueError, match="v_threshold must be positive"):
+        cls(v_threshold=v_threshold)
+
+
+@pytest.mark.parametrize("v_threshold", [math.nan, math.inf])
+def test_threshold_not_finite(v_threshold):
+    with pytest.raises(ValueError, match="v_threshold must be a finite number"):
+        OTTTLIFNode(v_threshold=v_threshold)
+
+
+@pytest.mark.parametrize("tau", [math.inf, math.nan])
+def test_tau_not_finite(tau):
+    with pytest.raises(ValueError, match="tau must be a finite number"):
+        OTTTLIFNode(tau=tau)
+
+
+@pytest.mark.parametrize("v_reset", [math.nan, -math.inf])
+def test_v_reset_not_finite(v_reset):
+    with pytest.raises(ValueError, match="v_reset must be a finite number"):
+        OTTTLIFNode(v_reset=v_reset)
+
+
+@pytest.mark.parametrize("alpha", [math.inf, math.nan])
+def test_alpha_not_finite(alpha):
+    with pytest.raises(ValueError, match="alpha must be a finite number"):
+        surrogate.Sigmoid(alpha=alpha)
+
+
+def test_fused_backend_config_refuses_inf():
+    from ottt_edu.fused_lif import FusedLIFConfig
+    with pytest.raises(ValueError, match="tau must be a finite number.*literal"):
+        FusedLIFConfig(math.inf, False, 1.0, None, 4.0)
+
+
+@pytest.mark.parametrize("v_reset", [1.0, 1.5])
+def test_v_reset_at_or_above_threshold(v_reset):
+    with pytest.raises(ValueError, match=r"v_reset \(1\.[05]\) must be below v_threshold \(1\.0\)"):
+        OTTTLIFNode(v_reset=v_reset, v_threshold=1.0)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"tau": "2"}, "tau"), ({"v_threshold": "1"}, "v_threshold"),
+                                          ({"v_reset": "0"}, "v_reset"), ({"tau": None}, "tau")])
+def test_hyper_parameter_given_as_a_string_or_none(kwargs, name):
+    with pytest.raises(TypeError, match=f"OTTTLIFNode: {name} must be a real number, got"):
+        OTTTLIFNode(**kwargs)
+
+
+def test_numpy_and_tensor_scalars_are_numbers():
+    import numpy as np
+    node = OTTTLIFNode(tau=np.float64(3.0), v_threshold=torch.tensor(0.5))
+    assert node.tau == 3.0 and node.v_threshold == 0.5 and isinstance(node.v_threshold, float)
+
+
+# -- train/eval switched while a neuron holds state ---------------------------------------------
+def test_eval_steps_then_training_without_reset_raises():
+    net = OTTTSequential(nn.Linear(4, 4), OTTTLIFNode(), nn.Linear(4, 2))
+    net.eval()
+    net(torch.rand(3, 4))
+    net.train()
+    with pytest.raises(RuntimeError, match=r"stepped 1 time\(s\) in eval mode.*reset_net\(model\)"):
+        net(torch.rand(3, 4))
+    reset_net(net)
+    net(torch.rand(3, 4))                                  # fine after reset_net
+
+
+def test_train_then_eval_without_reset_is_allowed():
+    node = OTTTLIFNode()
+    node.train()(torch.ones(1))
+    assert isinstance(node.eval()(torch.ones(1)), torch.Tensor)   # as notebook 05 shows
+
+
+# -- NaN / inf: the opt-in finite check ---------------------------------------------------------
+def make_mlp():
+    torch.manual_seed(0)
+    from ottt_edu.models import mlp
+    return mlp((8,), in_shape=(1, 2, 2))
+
+
+def test_nan_input_names_the_layer_and_time_step():
+    net = make_mlp()
+    x = torch.rand(3, 1, 2, 2)
+    with finite_check(net):
+        net(x)
+        net(x)
+        with pytest.raises(FloatingPointError, match=r"neuron 'lif1' \(OTTTLIFNode\): non-finite input at time step 2"):
+            net(torch.full_like(x, math.nan))
+    reset_net(net)
+    net(torch.full_like(x, math.nan))                      # off again outside the block: silent
+
+
+def test_infinite_membrane_potential_is_reported():
+    node = OTTTLIFNode()
+    node.check_finite = True
+    node(torch.full((2,), 3e38))
+    with pytest.raises(FloatingPointError, match=r"non-finite membrane potential v at time step 1.*overflowed"):
+        node(torch.full((2,), 3e38))                       # 0.5 * 3e38 + 3e38 > float32 max
+
+
+def test_without_the_check_nan_silently_stops_firing():
+    node = OTTTLIFNode().eval()
+    assert node(torch.tensor([math.nan])).item() == 0.0    # documented: no spike, no error
+    assert node(torch.tensor([5.0])).item() == 0.0         # v stays NaN until reset_net
+
+
+def test_finite_check_needs_a_network_with_neurons():
+    with pytest.raises(ValueError, match="holds no ottt_edu neuron"):
+        with finite_check(nn.Linear(2, 2)):
+            pass
+
+
+# -- reset_net --------------------------------------------------------------------------------
+class ForeignNeuron(nn.Module):
+    """Stands for SpikingJelly's neurons: a memory of its own and a reset() method."""
+
+    def __init__(self):
+        super().__init__()
+        self._memories = {"v": 0.0}
+
+    def reset(self):
+        self._memories["v"] = 0.0
+
+    def forward(self, x):
+        return x
+
+
+def test_reset_net_on_a_network_of_foreign_neurons():
+    net = nn.Sequential(nn.Linear(2, 2), ForeignNeuron())
+    with pytest.raises(TypeError, match=r"not ottt_edu's: 1 \(.*ForeignNeuron\).*spikingjelly"):
+        reset_net(net)
+
+
+def test_reset_net_on_a_plain_ann_is_a_no_op():
+    reset_net(nn.Sequential(nn.Linear(2, 2), nn.ReLU()))   # nothing stateful: nothing to do
+
+
+@pytest.mark.parametrize("fn", [reset_net, detach_net])
+def test_reset_net_given_a_non_module(fn):
+    with pytest.raises(TypeError, match=r"expects the network, an nn.Module, got list"):
+        fn([OTTTLIFNode()])
+
+
+# -- what OTTTSequential passes between layers ---------------------------------------------------
+def test_ottt_sequential_given_a_list_of_three_tensors():
+    net = OTTTSequential(nn.Linear(4, 2))
+    with pytest.raises(TypeError, match=r"expects one time step.*a list of 3 item\(s\)"):
+        net([torch.ones(1, 4)] * 3)
+
+
+def test_wrapper_given_a_list_of_three_tensors():
+    with pytest.raises(TypeError, match=r"GradwithTrace expects a \[spike, trace\] pair.*list of 3"):
+        GradwithTrace(nn.Linear(4, 2))([torch.ones(1, 4)] * 3)
+
+
+class TwoOutputs(nn.Module):
+    def forward(self, x):
+        return x, x.clone()
+
+
+def test_module_returning_a_tuple_inside_ottt_sequential():
+    net = OTTTSequential(nn.Linear(4, 4), TwoOutputs(), nn.Linear(4, 2))
+    with pytest.raises(TypeError, match=r"layer 1 \(TwoOutputs\) returned a tuple of 2 item\(s\)"):
+        net(torch.ones(1, 4))
+
+
+def test_neuron_hidden_inside_a_plain_sequential():
+    with pytest.raises(ValueError, match=r"plain nn.Sequential\) holds an OTTTLIFNode at position '1' followed by Linear"):
+        OTTTSequential(nn.Sequential(nn.Linear(4, 4), OTTTLIFNode(), nn.Linear(4, 2)))
+    OTTTSequential(nn.Sequential(nn.Linear(4, 4), OTTTLIFNode()), nn.Linear(4, 2))   # last: fine
+
+
+@pytest.mark.parametrize("x, x_r", [(torch.zeros(2), 3.0), ([0.0, 1.0], torch.zeros(2))])
+def test_replace_for_grad_given_a_non_tensor(x, x_r):
+    with pytest.raises(TypeError, match="takes two tensors of the same shape"):
+        ReplaceforGrad.apply(x, x_r)
+
+
+# -- the valid uses keep working (and stay exact) ------------------------------------------------
+def test_checked_network_still_matches_the_reference_semantics():
+    torch.manual_seed(1)
+    net = OTTTSequential(nn.Linear(4, 6), OTTTLIFNode(), nn.AvgPool1d(2), nn.Flatten(), nn.Linear(3, 2))
+    twin = copy.deepcopy(net)
+    twin.grad_path = "two_pass"
+    x = 3 * torch.rand(4, 5, 4)
+    for t in range(4):
+        net(x[t]).sum().backward()
+        twin(x[t]).sum().backward()
+    for p, q in zip(net.parameters(), twin.parameters()):
+        torch.testing.assert_close(p.grad, q.grad)
