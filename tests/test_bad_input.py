@@ -347,3 +347,55 @@ def test_checked_network_still_matches_the_reference_semantics():
         twin(x[t]).sum().backward()
     for p, q in zip(net.parameters(), twin.parameters()):
         torch.testing.assert_close(p.grad, q.grad)
+
+
+# -- exercise checkers --------------------------------------------------------------------------
+def first_spike_solution(x, tau, v_threshold):
+    k, v = 1.0 - 1.0 / tau, 0.0
+    for t in range(2000):
+        v = k * v + x
+        if v >= v_threshold:
+            return t
+        # soft reset never happens before the first spike
+    return None
+
+
+def test_exercise_answer_of_the_wrong_type():
+    from ottt_edu.exercises import ExerciseError, check_first_spike_time
+    assert check_first_spike_time(first_spike_solution)
+    as_text = lambda x, tau, th: None if first_spike_solution(x, tau, th) is None else str(first_spike_solution(x, tau, th))
+    with pytest.raises(ExerciseError, match=r"returned str '\d+'; expected an int.*not str\(\.\.\.\)"):
+        check_first_spike_time(as_text)
+    as_bool = lambda x, tau, th: first_spike_solution(x, tau, th) is not None
+    with pytest.raises(ExerciseError, match="returned bool True; expected an int"):
+        check_first_spike_time(as_bool)
+    import numpy as np
+    assert check_first_spike_time(lambda *a: None if first_spike_solution(*a) is None
+                                  else np.int64(first_spike_solution(*a)))   # numbers are fine
+
+
+# -- explorers ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_explorer_input_strength_not_finite(value):
+    from ottt_edu import explore
+    with pytest.raises(ValueError, match="simulate_lif: input_strength must be a finite number"):
+        explore.simulate_lif(input_strength=value)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_explorer_alpha_not_finite(value):
+    from ottt_edu import explore
+    with pytest.raises(ValueError, match="surrogate_curves: alpha must be a finite number"):
+        explore.surrogate_curves(alpha=value)
+
+
+def test_explorer_other_parameters_not_finite():
+    from ottt_edu import explore
+    with pytest.raises(ValueError, match="simulate_lif: tau must be a finite number"):
+        explore.simulate_lif(tau=math.inf)
+    with pytest.raises(ValueError, match="x_max must be a finite number"):
+        explore.surrogate_curves(x_max=math.inf)
+    with pytest.raises(ValueError, match="ottt_vs_bptt_sweep: tau must be a finite number"):
+        explore.ottt_vs_bptt_sweep(T=2, Ts=(1, 2), tau=math.nan)
+    with pytest.raises(ValueError, match=r"seed must lie in \[0, 2\*\*32 - 1\]"):
+        explore.simulate_lif(seed=-1)
