@@ -20,6 +20,11 @@ from torch import nn
 SEED_MAX = 2 ** 32 - 1
 
 
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type (``tau='2'``, ``hidden=(2.5,)``). Both a ``TypeError`` and a
+    ``ValueError``, so code that validates configurations with ``except ValueError`` sees it."""
+
+
 class PairError(ValueError):
     """A ``[spike, trace]`` pair, or a module applied to one, that would give a wrong result."""
 
@@ -39,7 +44,7 @@ def real_number(value: Any, name: str, where: str = "", *, finite: bool = True) 
     is_tensor = isinstance(value, torch.Tensor) and value.numel() == 1
     if isinstance(value, bool) or not (isinstance(value, numbers.Real) or is_tensor):
         hint = f" (write {name}={value!s}, without quotes)" if isinstance(value, str) else ""
-        raise TypeError(f"{prefix}{name} must be a real number, got {_describe(value)}{hint}.")
+        raise ArgumentTypeError(f"{prefix}{name} must be a real number, got {_describe(value)}{hint}.")
     out = float(value)
     if finite and not math.isfinite(out):
         raise ValueError(f"{prefix}{name} must be a finite number, got {out}.")
@@ -50,11 +55,22 @@ def integer(value: Any, name: str, where: str = "", *, minimum: Optional[int] = 
     """``int(value)`` for an integer (Python or numpy; not a bool, not a float like ``2.5``)."""
     prefix = f"{where}: " if where else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{prefix}{name} must be an integer, got {_describe(value)}.")
+        at_least = "" if minimum is None else f" >= {minimum}"
+        raise ArgumentTypeError(f"{prefix}{name} must be an integer{at_least}, got {_describe(value)}.")
     out = int(value)
     if minimum is not None and out < minimum:
         raise ValueError(f"{prefix}{name} must be an integer >= {minimum}, got {out}.")
     return out
+
+
+def int_tuple(values: Any, name: str, where: str = "", *,
+              minimum: Optional[int] = 1) -> tuple[int, ...]:
+    """A tuple of integers ``>= minimum`` from a sequence (``hidden=(128, 64)``)."""
+    prefix = f"{where}: " if where else ""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ArgumentTypeError(f"{prefix}{name} must be a sequence of integers, e.g. {name}=(128,), got "
+                        f"{_describe(values)}.")
+    return tuple(integer(v, f"every entry of {name}", where, minimum=minimum) for v in values)
 
 
 def seed_value(value: Any, name: str = "seed", where: str = "") -> int:

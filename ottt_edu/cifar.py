@@ -355,4 +355,5 @@ def cifar10_info():
     """``DatasetInfo('cifar10', (3, 32, 32), 10)``, as registered in ``ottt_edu.data``."""
     from .data import DatasetInfo
 
-    return DatasetInfo("cifar10", (3, 32, 32), 10, "CIFAR-10 (files on disk; see ottt_edu.cifar)")
+    return DatasetInfo("cifar10", (3, 32, 32), 10, "CIFAR-10 (files on disk; see ottt_edu.cifar)",
+                       normalized=True)

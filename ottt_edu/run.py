@@ -44,7 +44,7 @@ from . import checkpoint as ckpt
 from .distributed import (DistributedContext, all_reduce_mean, init_distributed, is_torchrun,
                           sync_context_for, teardown_distributed, unwrap, wrap_ddp)
 from .train import (Callback, FitResult, TrainConfig, TrainState, fit, make_loaders,
-                    make_optimizer, make_scheduler, resolve_device)
+                    make_optimizer, make_scheduler, resolve_device, seed_everything)
 
 __all__ = ["RunOptions", "run_training", "RESUME_MAY_CHANGE"]
 
@@ -189,7 +189,7 @@ def run_training(config: TrainConfig, options: Optional[RunOptions] = None,
                 ckpt.remove_stale_temporaries(directory)
 
         # set-up in the order fit() uses, so the RNG state after it is the same
-        torch.manual_seed(config.seed)
+        seed_everything(config.seed)
         data = load_dataset(config.dataset, root=config.data_root, seed=config.seed,
                             download=config.download, n_train=config.n_train, n_test=config.n_test)
         model = build_model(config.model_config(data.info.in_shape, data.info.n_classes))

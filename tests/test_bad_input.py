@@ -399,3 +399,61 @@ def test_explorer_other_parameters_not_finite():
         explore.ottt_vs_bptt_sweep(T=2, Ts=(1, 2), tau=math.nan)
     with pytest.raises(ValueError, match=r"seed must lie in \[0, 2\*\*32 - 1\]"):
         explore.simulate_lif(seed=-1)
+
+
+# -- configurations: seeds, sizes, numbers ------------------------------------------------------
+@pytest.mark.parametrize("seed", [-1, 2 ** 32])
+def test_config_seed_out_of_range(seed):
+    from ottt_edu.train import TrainConfig
+    with pytest.raises(ValueError, match=r"TrainConfig: seed must lie in \[0, 2\*\*32 - 1\]"):
+        TrainConfig(seed=seed)
+
+
+@pytest.mark.parametrize("kwargs, phrase", [
+    (dict(hidden=(2.5,)), "every entry of hidden must be an integer >= 1, got float 2.5"),
+    (dict(batch_size=3.5), "batch_size must be an integer >= 1, got float 3.5"),
+    (dict(n_train=10.5), "n_train must be an integer >= 1, got float 10.5"),
+    (dict(hidden=128), r"hidden must be a sequence of integers, e.g. hidden=\(128,\)"),
+])
+def test_config_non_integer_sizes(kwargs, phrase):
+    from ottt_edu.train import TrainConfig
+    with pytest.raises(ValueError, match=phrase) as e:      # also a TypeError
+        TrainConfig(**kwargs)
+    assert isinstance(e.value, TypeError)
+
+
+def test_model_config_non_integer_sizes():
+    from ottt_edu.models import ModelConfig
+    with pytest.raises(TypeError, match="ModelConfig: every entry of channels must be an integer, got float 1.5"):
+        ModelConfig(kind="cnn", channels=(1.5, 2))
+
+
+@pytest.mark.parametrize("cls", ["TrainConfig", "ModelConfig"])
+def test_config_tau_given_as_a_string(cls):
+    from ottt_edu.models import ModelConfig
+    from ottt_edu.train import TrainConfig
+    with pytest.raises(TypeError, match=f"{cls}: tau must be a real number, got str '2.0'"):
+        {"TrainConfig": TrainConfig, "ModelConfig": ModelConfig}[cls](tau="2.0")
+
+
+def test_config_poisson_with_normalised_cifar10():
+    from ottt_edu.train import TrainConfig
+    with pytest.raises(ValueError, match=r"encoding 'poisson' needs pixel values in \[0, 1\].*cifar10"):
+        TrainConfig(dataset="cifar10", encoding="poisson")
+
+
+def test_fit_seeds_numpy_and_python_too():
+    import random
+
+    import numpy as np
+
+    from ottt_edu.train import TrainConfig, fit
+    cfg = TrainConfig(hidden=(8,), T=1, epochs=1, n_train=32, n_test=16, quiet=True, seed=5)
+    states = []
+    for noise in (1, 2):
+        np.random.seed(noise), random.seed(noise)          # whatever ran before
+        fit(cfg)
+        states.append((np.random.get_state()[1].tolist(), random.getstate()))
+    assert states[0] == states[1]
+    np.random.seed(5)
+    assert states[0][0] == np.random.get_state()[1].tolist()
