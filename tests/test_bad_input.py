@@ -457,3 +457,61 @@ def test_fit_seeds_numpy_and_python_too():
     assert states[0] == states[1]
     np.random.seed(5)
     assert states[0][0] == np.random.get_state()[1].tolist()
+
+
+# -- CIFAR-10 files ----------------------------------------------------------------------------
+def write_cifar(root, n=2):
+    import pickle
+
+    import numpy as np
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for i, name in enumerate([f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]):
+        rng = np.random.default_rng(i)
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"labels": rng.integers(0, 10, n).tolist(),
+                         b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}, f, protocol=2)
+    return folder
+
+
+def test_cifar_corrupt_file(tmp_path):
+    from ottt_edu.cifar import read_cifar10_arrays
+    folder = write_cifar(tmp_path)
+    (folder / "data_batch_3").write_bytes(b"\x00\x01 this is not a pickle")
+    with pytest.raises(ValueError, match=r"data_batch_3 is not a valid CIFAR-10 batch.*extract https://\S+ into \S+ again"):
+        read_cifar10_arrays(tmp_path)
+
+
+def test_cifar_truncated_file(tmp_path):
+    from ottt_edu.cifar import read_cifar10_arrays
+    folder = write_cifar(tmp_path)
+    data = (folder / "test_batch").read_bytes()
+    (folder / "test_batch").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"test_batch is not a valid CIFAR-10 batch \(.*(EOF|truncated)"):
+        read_cifar10_arrays(tmp_path)
+
+
+def test_cifar_wrongly_shaped_file(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    from ottt_edu.cifar import read_cifar10_arrays
+    folder = write_cifar(tmp_path)
+    with open(folder / "data_batch_2", "wb") as f:
+        pickle.dump({b"labels": [1, 2], b"data": np.zeros((2, 1024), dtype=np.uint8)}, f, protocol=2)
+    with pytest.raises(ValueError, match=r"data_batch_2 is not a valid CIFAR-10 batch \(images of shape \(2, 1024\), expected \(N, 3072\)\)"):
+        read_cifar10_arrays(tmp_path)
+
+
+def test_cifar_binary_file_of_the_wrong_size(tmp_path):
+    import numpy as np
+
+    from ottt_edu.cifar import read_cifar10_arrays
+    folder = tmp_path / "cifar-10-batches-bin"
+    folder.mkdir()
+    for name in [f"data_batch_{k}.bin" for k in range(1, 6)] + ["test_batch.bin"]:
+        np.zeros(2 * 3073, dtype=np.uint8).tofile(folder / name)
+    np.zeros(3000, dtype=np.uint8).tofile(folder / "data_batch_4.bin")
+    with pytest.raises(ValueError, match=r"data_batch_4.bin is not a valid CIFAR-10 batch \(3000 bytes"):
+        read_cifar10_arrays(tmp_path)
