@@ -515,3 +515,119 @@ def test_cifar_binary_file_of_the_wrong_size(tmp_path):
     np.zeros(3000, dtype=np.uint8).tofile(folder / "data_batch_4.bin")
     with pytest.raises(ValueError, match=r"data_batch_4.bin is not a valid CIFAR-10 batch \(3000 bytes"):
         read_cifar10_arrays(tmp_path)
+
+
+# -- checkpoints: resume from a bad checkpoint, full disk ---------------------------------------
+def run_config(**kw):
+    from ottt_edu.train import TrainConfig
+    base = dict(hidden=(8,), T=1, epochs=2, batch_size=16, n_train=32, n_test=16, quiet=True,
+                optimizer="sgd", lr=0.1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def one_epoch_checkpoint(tmp_path, **kw):
+    """A run directory holding epoch_0001.pt of a 2-epoch run (as if stopped after epoch 1)."""
+    from ottt_edu.run import RunOptions, run_training
+    run_training(run_config(**kw), RunOptions(checkpoint_dir=str(tmp_path)),
+                 on_epoch_end=lambda state: True)
+    return tmp_path / "epoch_0001.pt"
+
+
+def rewrite(path, change):
+    from ottt_edu.checkpoint import load_checkpoint, save_checkpoint
+    state = load_checkpoint(path)
+    change(state)
+    state.pop("format")
+    save_checkpoint(path, state, overwrite=True)
+
+
+def test_resume_from_non_finite_weights(tmp_path):
+    from ottt_edu.checkpoint import CheckpointError
+    from ottt_edu.run import RunOptions, run_training
+    path = one_epoch_checkpoint(tmp_path)
+    rewrite(path, lambda s: s["model"]["fc1.weight"].view(-1)[:3].fill_(math.nan))
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match=r"non-finite values \(NaN or inf\) in model fc1.weight \(3 of"):
+        run_training(run_config(), RunOptions(checkpoint_dir=str(tmp_path), resume=True))
+    assert path.read_bytes() == before
+
+
+def test_resume_epoch_count_contradicts_history(tmp_path):
+    from ottt_edu.checkpoint import CheckpointError
+    from ottt_edu.run import RunOptions, run_training
+    path = one_epoch_checkpoint(tmp_path)
+    rewrite(path, lambda s: s["history"]["epoch"].append(2))
+    with pytest.raises(CheckpointError, match=r"contradicts itself: it says 1 finished epoch\(s\), but its history holds \[1, 2\]"):
+        run_training(run_config(), RunOptions(checkpoint_dir=str(tmp_path), resume=True))
+
+
+def test_resume_epoch_count_beyond_the_runs_epochs(tmp_path):
+    from ottt_edu.checkpoint import CheckpointError, checkpoint_path
+    from ottt_edu.run import RunOptions, run_training
+    path = one_epoch_checkpoint(tmp_path, epochs=1)
+
+    def three_epochs(s):
+        s["epoch"] = 3
+        for v in s["history"].values():
+            v.extend(v * 2)
+        s["history"]["epoch"] = [1, 2, 3]
+    rewrite(path, three_epochs)
+    path.rename(checkpoint_path(tmp_path, 3))
+    with pytest.raises(CheckpointError, match=r"3 finished epoch\(s\), more than this run's --epochs 1"):
+        run_training(run_config(epochs=1), RunOptions(checkpoint_dir=str(tmp_path), resume=True))
+
+
+def fail_writes_after(monkeypatch, n_ok: int, errno_=28):
+    """Let the first ``n_ok`` atomic writes succeed; later ones hit a full disk half-way."""
+    import tempfile
+    import types
+
+    from ottt_edu import checkpoint as ckpt
+    real_write, failing = ckpt.os.write, set()
+    count = {"files": 0}
+
+    def mkstemp(*args, **kwargs):                          # one temporary file per atomic write
+        fd, name = tempfile.mkstemp(*args, **kwargs)
+        count["files"] += 1
+        (failing.add if count["files"] > n_ok else failing.discard)(fd)
+        return fd, name
+
+    def write(fd, data):
+        if fd in failing:                                  # fails once: the fd is then closed
+            failing.discard(fd)
+            real_write(fd, bytes(data[: len(data) // 2]))
+            raise OSError(errno_, os.strerror(errno_))
+        return real_write(fd, data)
+    monkeypatch.setattr(ckpt, "tempfile", types.SimpleNamespace(mkstemp=mkstemp))
+    monkeypatch.setattr(ckpt.os, "write", write)
+
+
+import os  # noqa: E402  (used by the helpers below)
+
+
+def test_disk_full_while_saving_a_checkpoint(tmp_path, monkeypatch):
+    from ottt_edu.checkpoint import CheckpointError, load_checkpoint
+    from ottt_edu.run import RunOptions, run_training
+    fail_writes_after(monkeypatch, n_ok=1)
+    with pytest.raises(CheckpointError, match=r"no space left on device while writing the checkpoint \S+epoch_0002.pt") as e:
+        run_training(run_config(), RunOptions(checkpoint_dir=str(tmp_path)))
+    assert "\n" not in str(e.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_0001.pt"]   # no partial, no tmp
+    assert load_checkpoint(tmp_path / "epoch_0001.pt")["epoch"] == 1       # the earlier one intact
+
+
+def test_disk_full_at_fsync_leaves_nothing_behind(tmp_path, monkeypatch):
+    import errno
+
+    from ottt_edu import checkpoint as ckpt
+    (tmp_path / "old.json").write_text("previous")
+
+    def fsync(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(ckpt.os, "fsync", fsync)
+    with pytest.raises(OSError, match=r"no space left on device while writing \S+old.json") as e:
+        ckpt.write_atomic(tmp_path / "old.json", b"new contents")
+    assert e.value.errno == errno.ENOSPC
+    assert [p.name for p in tmp_path.iterdir()] == ["old.json"]
+    assert (tmp_path / "old.json").read_text() == "previous"
