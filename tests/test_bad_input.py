@@ -631,3 +631,189 @@ def test_disk_full_at_fsync_leaves_nothing_behind(tmp_path, monkeypatch):
     assert e.value.errno == errno.ENOSPC
     assert [p.name for p in tmp_path.iterdir()] == ["old.json"]
     assert (tmp_path / "old.json").read_text() == "previous"
+
+
+# -- the command line -------------------------------------------------------------------------
+TINY = ["train", "--hidden", "8", "--T", "1", "--epochs", "1", "--n-train", "32", "--n-test", "16",
+        "--quiet"]
+
+
+def cli_error(argv, capsys, code):
+    """Run the CLI, expect exit status ``code``; return the last stderr line (the error)."""
+    from ottt_edu.cli import main
+    if code == 2:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2
+    else:
+        assert main(argv) == code
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert lines and lines[-1].startswith("python -m ottt_edu") and ": error: " in lines[-1]
+    if code != 2:
+        assert len(lines) == 1, err                        # one line, no traceback
+    return lines[-1]
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if training starts: the CLI must refuse before."""
+    import ottt_edu.run
+    import ottt_edu.train
+
+    def trained(*a, **k):
+        raise AssertionError("training started before the output paths were checked")
+    monkeypatch.setattr(ottt_edu.train, "fit", trained)
+    monkeypatch.setattr(ottt_edu.run, "run_training", trained)
+
+
+@pytest.mark.parametrize("option", ["--json", "--png"])
+def test_cli_output_under_a_file(option, tmp_path, capsys, no_training):
+    (tmp_path / "notes.txt").write_text("x")
+    line = cli_error(TINY + [option, str(tmp_path / "notes.txt" / "out")], capsys, 2)
+    assert f"{option} " in line and "lies under" in line and "notes.txt, which is a file" in line
+
+
+@pytest.mark.parametrize("option", ["--json", "--png"])
+def test_cli_output_is_a_folder(option, tmp_path, capsys, no_training):
+    line = cli_error(TINY + [option, str(tmp_path)], capsys, 2)
+    assert f"{option} {tmp_path} is a folder; give a file name" in line
+
+
+@pytest.mark.parametrize("option", ["--json", "--png"])
+def test_cli_output_not_writable(option, tmp_path, capsys, monkeypatch, no_training):
+    import ottt_edu.cli as cli
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    real_access = os.access
+    if os.geteuid() == 0:                                  # root may write anyway: simulate
+        monkeypatch.setattr(cli.os, "access", lambda p, m: False if os.fspath(p) == str(locked)
+                            else real_access(p, m))
+    try:
+        line = cli_error(TINY + [option, str(locked / "out")], capsys, 2)
+    finally:
+        locked.chmod(0o700)
+    assert "cannot be written: no permission to create files in" in line
+
+
+def test_cli_checkpoint_dir_is_a_file(tmp_path, capsys, no_training):
+    (tmp_path / "ckpt").write_text("x")
+    line = cli_error(TINY + ["--checkpoint-dir", str(tmp_path / "ckpt")], capsys, 2)
+    assert "--checkpoint-dir" in line and "is a file, not a folder" in line
+
+
+def test_run_training_checkpoint_dir_is_a_file(tmp_path):
+    from ottt_edu.run import RunOptions, run_training
+    (tmp_path / "ckpt").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        run_training(run_config(), RunOptions(checkpoint_dir=str(tmp_path / "ckpt")))
+
+
+def fit_result():
+    from ottt_edu.train import FitResult, TrainConfig
+    history = {"epoch": [1], "train_loss": [1.0], "train_acc": [0.5], "test_loss": [1.0],
+               "test_acc": [0.5], "lr": [0.1], "time": [0.1]}
+    return FitResult(None, history, TrainConfig(), None, None, None)
+
+
+@pytest.mark.parametrize("kind", ["json", "png"])
+def test_cli_outputs_are_written_atomically(kind, tmp_path, monkeypatch):
+    from ottt_edu import checkpoint as ckpt
+    from ottt_edu.cli import write_outputs
+    target = tmp_path / f"out.{kind}"
+    target.write_bytes(b"previous complete file")
+
+    def killed(src, dst):                                  # a kill right before the rename
+        raise KeyboardInterrupt
+    monkeypatch.setattr(ckpt.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_outputs(fit_result(), **{f"{kind}_path": str(target)})
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]      # no 0-byte file, no tmp
+    assert target.read_bytes() == b"previous complete file"
+    monkeypatch.undo()
+    write_outputs(fit_result(), **{f"{kind}_path": str(target)})
+    assert target.read_bytes()[:1] == b"{" if kind == "json" else target.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_disk_full_while_writing_json_is_one_line(tmp_path, capsys, monkeypatch):
+    fail_writes_after(monkeypatch, n_ok=0)
+    line = cli_error(TINY + ["--json", str(tmp_path / "h.json")], capsys, 1)
+    assert "no space left on device while writing" in line and "h.json" in line
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_disk_full_while_saving_a_checkpoint_is_one_line(tmp_path, capsys, monkeypatch):
+    fail_writes_after(monkeypatch, n_ok=0)
+    line = cli_error(TINY + ["--checkpoint-dir", str(tmp_path / "ck")], capsys, 1)
+    assert "no space left on device while writing the checkpoint" in line and "epoch_0001.pt" in line
+
+
+def test_cli_resume_from_non_finite_weights_is_one_line(tmp_path, capsys):
+    path = one_epoch_checkpoint(tmp_path, hidden=(8,), T=1, epochs=2, batch_size=32, n_train=32,
+                                n_test=16, optimizer="adam", lr=3e-3)
+    rewrite(path, lambda s: s["model"]["readout.bias"].fill_(math.inf))
+    argv = ["train", "--hidden", "8", "--T", "1", "--epochs", "2", "--n-train", "32", "--n-test",
+            "16", "--quiet", "--checkpoint-dir", str(tmp_path), "--resume"]
+    line = cli_error(argv, capsys, 1)
+    assert "non-finite values (NaN or inf) in model readout.bias" in line
+
+
+def test_cli_corrupt_cifar_file_is_one_line(tmp_path, capsys):
+    folder = write_cifar(tmp_path)
+    (folder / "data_batch_1").write_bytes(b"garbage")
+    line = cli_error(["train", "--dataset", "cifar10", "--model", "cnn", "--quiet", "--data-root",
+                      str(tmp_path)], capsys, 1)
+    assert "data_batch_1 is not a valid CIFAR-10 batch" in line
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "1.5"])
+def test_cli_seed_out_of_range(seed, capsys, no_training):
+    line = cli_error(TINY + ["--seed", seed], capsys, 2)
+    assert "argument --seed: expected an integer in [0, 2**32 - 1]" in line
+
+
+def test_cli_poisson_with_normalised_cifar10_rejected_at_parse_time(capsys, no_training):
+    line = cli_error(["train", "--recipe", "cifar10_paper", "--encoding", "poisson"], capsys, 2)
+    assert "encoding 'poisson' needs pixel values in [0, 1]" in line and "--encoding direct" in line
+
+
+def test_cli_unexpected_error_is_one_line_without_traceback(capsys, monkeypatch):
+    import ottt_edu.train
+
+    def broken(*a, **k):
+        raise RuntimeError("something deep\nwent wrong")
+    monkeypatch.setattr(ottt_edu.train, "fit", broken)
+    line = cli_error(TINY, capsys, 1)
+    assert line.endswith("error: RuntimeError: something deep went wrong (run with --debug for the traceback)")
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_cli_debug_shows_the_traceback(how, capsys, monkeypatch):
+    import ottt_edu.train
+    from ottt_edu.cli import DEBUG_ENV, main
+
+    def broken(*a, **k):
+        raise RuntimeError("something deep")
+    monkeypatch.setattr(ottt_edu.train, "fit", broken)
+    if how == "environment":
+        monkeypatch.setenv(DEBUG_ENV, "1")
+    with pytest.raises(RuntimeError, match="something deep"):
+        main(TINY + (["--debug"] if how == "flag" else []))
+
+
+def test_checkpoints_of_two_runs_with_one_seed_hold_the_same_numpy_and_python_states(tmp_path):
+    import random
+
+    import numpy as np
+
+    from ottt_edu.checkpoint import load_checkpoint
+    from ottt_edu.run import RunOptions, run_training
+    states = []
+    for noise in (1, 2):
+        np.random.seed(noise), random.seed(noise)
+        run_training(run_config(epochs=1), RunOptions(checkpoint_dir=str(tmp_path / str(noise))))
+        rng = load_checkpoint(tmp_path / str(noise) / "epoch_0001.pt")["rng"][0]
+        states.append((rng["numpy"]["keys"], rng["numpy"]["pos"], rng["python"]["internal"]))
+    assert torch.equal(states[0][0], states[1][0]) and states[0][1] == states[1][1]
+    assert torch.equal(states[0][2], states[1][2])
