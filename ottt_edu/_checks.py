@@ -1,10 +1,10 @@
 """Input checks shared by the library; each error says what was wrong and how to fix it.
 
 * ``check_spike_trace_pair``: the ``[spike, trace]`` form the wrappers take (shape, device, dtype).
-* ``check_pair_module``: a module about to be applied to a spike *and* to its trace must not
-  change between the two calls (running statistics, fresh random numbers, a neuron inside).
-  The structural part is computed once per module and cached; the dynamic part (did the second
-  call draw random numbers or update a buffer?) runs on the first call only.
+* ``check_pair_module`` / ``apply_to_trace``: a module about to be applied to a spike *and* to
+  its trace must not change between the two calls (running statistics, fresh random numbers, a
+  neuron inside). The structural part is computed once per module and cached; the dynamic part
+  (did the second call draw random numbers or update a buffer?) runs on the first call only.
 * ``real_number``, ``integer``, ``seed_value``: scalar arguments (``tau='2'`` is not a number).
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 import weakref
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -176,23 +176,37 @@ def _hazard(sub: nn.Module) -> Optional[tuple[str, str]]:
     return None
 
 
-_HAZARDS: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDictionary()
-_DYNAMIC_DONE: "weakref.WeakKeyDictionary[nn.Module, bool]" = weakref.WeakKeyDictionary()
+class PairModuleInfo:
+    """What is known about a module applied to ``[spike, trace]`` pairs (cached per module):
+    its ``hazards`` (``(name, submodule, kind, reason)``, structural) and whether its call on a
+    trace was already ``checked`` for random draws and buffer updates."""
+
+    __slots__ = ("hazards", "checked", "__weakref__")
+
+    def __init__(self, hazards: tuple) -> None:
+        self.hazards = hazards
+        self.checked = False
+
+
+_INFO: "weakref.WeakKeyDictionary[nn.Module, PairModuleInfo]" = weakref.WeakKeyDictionary()
 
 
 def pair_hazards(module: nn.Module) -> tuple[tuple[str, nn.Module, str, str], ...]:
     """``(name, submodule, kind, reason)`` for every submodule of ``module`` (itself included)
     that must not be applied to both spike and trace; computed once per module and cached."""
-    found = _HAZARDS.get(module)
-    if found is None:
+    return _pair_info(module).hazards
+
+
+def _pair_info(module: nn.Module) -> PairModuleInfo:
+    info = _INFO.get(module)
+    if info is None:
         items = []
         for name, sub in module.named_modules():
             h = _hazard(sub)
             if h is not None:
                 items.append((name, sub, h[0], h[1]))
-        found = tuple(items)
-        _HAZARDS[module] = found
-    return found
+        info = _INFO[module] = PairModuleInfo(tuple(items))
+    return info
 
 
 def _where_in(module: nn.Module, name: str, sub: nn.Module) -> str:
@@ -200,12 +214,17 @@ def _where_in(module: nn.Module, name: str, sub: nn.Module) -> str:
     return top if not name else f"{top}, submodule {name!r} ({type(sub).__name__})"
 
 
-def check_pair_module(module: nn.Module, where: str) -> None:
-    """Raise ``ValueError`` if ``module`` would silently differ between spike and trace."""
-    for name, sub, kind, reason in pair_hazards(module):
+def check_pair_module(module: nn.Module, where: str) -> PairModuleInfo:
+    """Raise ``PairError`` if ``module`` would silently differ between spike and trace.
+
+    Returns the cached ``PairModuleInfo`` (pass it on to ``apply_to_trace``).
+    """
+    info = _pair_info(module)
+    for name, sub, kind, reason in info.hazards:
         if kind == "always" or sub.training:
             raise PairError(f"{where} cannot apply {_where_in(module, name, sub)} to both spike "
-                             f"and trace: {type(sub).__name__} {reason}.")
+                            f"and trace: {type(sub).__name__} {reason}.")
+    return info
 
 
 def _rng_state(device: torch.device) -> list[torch.Tensor]:
@@ -222,18 +241,17 @@ def _version(t: torch.Tensor) -> int:
         return -1
 
 
-def call_on_trace_checked(module: nn.Module, call: Callable[[], Any], device: torch.device,
-                          where: str) -> Any:
-    """Run ``call()`` (the module's second call of the step, on the trace) and, the first time
-    for this module, check that it drew no random numbers and updated no buffer in place: such a
-    module changes between the spike's call and the trace's (a random op, running statistics).
-    Later calls run ``call()`` unchecked (the result is cached per module)."""
-    if _DYNAMIC_DONE.get(module):
-        return call()
-    rng_before = _rng_state(device)
+def apply_to_trace(module: nn.Module, info: PairModuleInfo, x: torch.Tensor, where: str) -> Any:
+    """``module(x)``: the module's second call of the time step (on the trace, or on the
+    ``ReplaceforGrad`` tensor whose value is the trace). The first time for this module it also
+    checks that the call drew no random numbers and updated no buffer in place: such a module
+    changes between the spike's call and the trace's (a random op, running statistics)."""
+    if info.checked:
+        return module(x)
+    rng_before = _rng_state(x.device)
     buffers = [(name, b, _version(b)) for name, b in module.named_buffers()]
-    out = call()
-    if any(not torch.equal(a, b) for a, b in zip(rng_before, _rng_state(device))):
+    out = module(x)
+    if any(not torch.equal(a, b) for a, b in zip(rng_before, _rng_state(x.device))):
         raise PairError(
             f"{where}: {type(module).__name__} drew new random numbers when applied to the trace, "
             f"so spike and trace went through different random operations. Use a random operation "
@@ -248,5 +266,5 @@ def call_on_trace_checked(module: nn.Module, call: Callable[[], Any], device: to
             f"trace's in every time step. Apply it before the first neuron, where it sees plain "
             f"tensors, or use a module without state."
         )
-    _DYNAMIC_DONE[module] = True
+    info.checked = True
     return out

@@ -41,7 +41,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ._checks import call_on_trace_checked, check_pair_module, check_spike_trace_pair
+from ._checks import apply_to_trace, check_pair_module, check_spike_trace_pair
 from .fast_path import check_grad_path, fast_path_forward, supports_fast_path, why_no_fast_path
 from .replace_for_grad import ReplaceforGrad
 
@@ -104,12 +104,12 @@ class GradwithTrace(nn.Module):
 
     def forward(self, x: Sequence[torch.Tensor]) -> torch.Tensor:
         spike, trace = check_spike_trace_pair(x, "GradwithTrace")
-        check_pair_module(self.module, "GradwithTrace")       # cached: cheap after the first call
+        info = check_pair_module(self.module, "GradwithTrace")  # cached after the first call
         if self.uses_fast_path():                              # one pass (see fast_path.py)
             return fast_path_forward(self.module, spike, trace)
         with torch.no_grad():
             out = self.module(spike)                           # value from the spike
         in_for_grad = ReplaceforGrad.apply(spike, trace)       # value: trace; grad -> spike
-        out_for_grad = call_on_trace_checked(                  # graph: module on the trace
-            self.module, lambda: self.module(in_for_grad), spike.device, "GradwithTrace")
+        out_for_grad = apply_to_trace(self.module, info, in_for_grad,   # graph: module(trace)
+                                      "GradwithTrace")
         return ReplaceforGrad.apply(out_for_grad, out)         # value: out; grad -> graph

@@ -26,8 +26,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ._checks import (call_on_trace_checked, check_pair_module, check_spike_trace_pair,
-                      has_parameters)
+from ._checks import apply_to_trace, check_pair_module, check_spike_trace_pair, has_parameters
 
 __all__ = ["SpikeTraceOp"]
 
@@ -82,9 +81,8 @@ class SpikeTraceOp(nn.Module):
 
     def forward(self, x: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         spike, trace = check_spike_trace_pair(x, "SpikeTraceOp")
-        check_pair_module(self.module, "SpikeTraceOp")        # cached: cheap after the first call
-        spike_out = self.module(spike)
+        info = check_pair_module(self.module, "SpikeTraceOp")  # cached after the first call
+        spike = self.module(spike)
         with torch.no_grad():
-            trace_out = call_on_trace_checked(self.module, lambda: self.module(trace),
-                                              spike.device, "SpikeTraceOp")
-        return [spike_out, trace_out]
+            trace = apply_to_trace(self.module, info, trace, "SpikeTraceOp")
+        return [spike, trace]
