@@ -190,7 +190,7 @@ def build_parser(defaults: Optional[dict] = None) -> argparse.ArgumentParser:
 
 def recipe_defaults(argv: Optional[Sequence[str]]) -> Optional[dict]:
     """The defaults of the recipe named by ``--recipe NAME`` in ``argv`` (``None`` if absent)."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, prog=_PROG)
     pre.add_argument("--recipe", choices=sorted(RECIPES), default=None)
     known, _ = pre.parse_known_args(list(sys.argv[1:] if argv is None else argv))
     return None if known.recipe is None else get_recipe(known.recipe).overrides()

@@ -817,3 +817,26 @@ def test_checkpoints_of_two_runs_with_one_seed_hold_the_same_numpy_and_python_st
         states.append((rng["numpy"]["keys"], rng["numpy"]["pos"], rng["python"]["internal"]))
     assert torch.equal(states[0][0], states[1][0]) and states[0][1] == states[1][1]
     assert torch.equal(states[0][2], states[1][2])
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["--hidden", "2.5"], "argument --hidden: expected an integer >= 1, got '2.5'"),
+    (["--batch-size", "8.0"], "argument --batch-size: expected an integer >= 1, got '8.0'"),
+    (["--tau", "two"], "argument --tau: expected a positive number, got 'two'"),
+    (["--weight-decay", "inf"], "argument --weight-decay: expected a finite number >= 0"),
+    (["--recipe", "bogus"], "argument --recipe: invalid choice: 'bogus'"),
+])
+def test_cli_bad_numbers_name_the_option(argv, phrase, capsys, no_training):
+    line = cli_error(TINY + argv, capsys, 2)
+    assert phrase in line
+
+
+def test_cli_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch):
+    import ottt_edu.train
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(ottt_edu.train, "fit", interrupted)
+    from ottt_edu.cli import main
+    assert main(TINY) == 130
+    assert capsys.readouterr().err == "python -m ottt_edu train: interrupted\n"
