@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 
 import pytest
 import torch
@@ -602,8 +603,6 @@ def fail_writes_after(monkeypatch, n_ok: int, errno_=28):
     monkeypatch.setattr(ckpt, "tempfile", types.SimpleNamespace(mkstemp=mkstemp))
     monkeypatch.setattr(ckpt.os, "write", write)
 
-
-import os  # noqa: E402  (used by the helpers below)
 
 
 def test_disk_full_while_saving_a_checkpoint(tmp_path, monkeypatch):
