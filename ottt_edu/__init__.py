@@ -13,7 +13,7 @@ from .threads import apply_thread_policy as _apply_thread_policy
 from .dropout import Dropout
 from .grad_with_trace import GradwithTrace
 from .memory import MemoryModule, detach_net, reset_net
-from .neuron import LIFNode, OTTTLIFNode
+from .neuron import LIFNode, OTTTLIFNode, finite_check
 from .ottt_sequential import OTTTSequential
 from .replace_for_grad import ReplaceforGrad
 from .spike_trace_op import SpikeTraceOp
@@ -42,5 +42,6 @@ __all__ = [
     "MemoryModule",
     "reset_net",
     "detach_net",
+    "finite_check",
     "surrogate",
 ]

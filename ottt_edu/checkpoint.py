@@ -28,6 +28,8 @@ Xiao et al., NeurIPS 2022 (arXiv 2210.04195) for the 300-epoch recipe that motiv
 """
 from __future__ import annotations
 
+import errno
+import io
 import os
 import pickle
 import random
@@ -51,6 +53,7 @@ __all__ = [
     "latest_checkpoint",
     "prune_checkpoints",
     "remove_stale_temporaries",
+    "write_atomic",
     "check_config_compatible",
     "check_state_dict_compatible",
     "get_rng_state",
@@ -120,9 +123,13 @@ def save_checkpoint(path: PathLike, state: Mapping[str, Any], overwrite: bool = 
     a temporary file in the same directory, which is flushed, fsync'ed and renamed over
     ``path`` with ``os.replace`` (atomic on POSIX and Windows), then the directory is fsync'ed.
 
+    The archive is built in memory first, then written with ``write_atomic``.
+
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is False.
         TypeError: ``state`` holds something ``torch.load(weights_only=True)`` could not read.
+        CheckpointError: the write failed (for a full disk: "no space left on device while
+            writing the checkpoint PATH"); ``path`` and the earlier checkpoints are unchanged.
     """
     path = Path(path)
     if "epoch" not in state:
@@ -135,17 +142,59 @@ def save_checkpoint(path: PathLike, state: Mapping[str, Any], overwrite: bool = 
     payload = dict(state)
     payload["format"] = CHECKPOINT_FORMAT
     _check_weights_only_types(payload, "state")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)        # in memory first: a full disk is then a plain OSError
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
+        return write_atomic(path, buffer.getbuffer())
+    except OSError as e:
+        if e.errno in _DISK_FULL:
+            raise CheckpointError(
+                f"no space left on device while writing the checkpoint {path}; it was not written "
+                f"and the earlier checkpoints in {path.parent} are intact. Free some space (or use "
+                f"--keep-last N), then continue with --resume."
+            ) from None
+        raise CheckpointError(f"could not write the checkpoint {path}: {e}. The earlier "
+                              f"checkpoints are intact.") from None
+
+
+_DISK_FULL = {errno.ENOSPC} | ({errno.EDQUOT} if hasattr(errno, "EDQUOT") else set())
+
+
+def write_atomic(path: PathLike, data: Union[bytes, memoryview]) -> Path:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, written in
+    full, fsync'ed, then ``os.replace`` d over ``path`` (and the folder fsync'ed). A crash or a
+    full disk leaves ``path`` as it was (absent, or the previous complete file), never a partial
+    or empty file; the temporary file is removed on any error.
+
+    Raises:
+        OSError: the write failed; its message names ``path`` (for a full disk:
+            "no space left on device while writing PATH").
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise OSError(e.errno, f"cannot create a file in {path.parent} ({e.strerror or e})") from None
+    try:
+        try:
+            view = memoryview(data)
+            while view.nbytes:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError) and e.errno in _DISK_FULL:
+            raise OSError(e.errno, f"no space left on device while writing {path}; {path.name} "
+                                   f"was left as it was") from None
+        if isinstance(e, OSError):
+            raise OSError(e.errno, f"{e.strerror or e} while writing {path}") from None
         raise
     _fsync_dir(path.parent)
     return path

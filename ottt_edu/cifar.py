@@ -239,6 +239,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 def _read_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with open(path, "rb") as f:
         d = _NumpyOnlyUnpickler(f, encoding="bytes").load()
+    if not isinstance(d, dict) or b"data" not in d or b"labels" not in d:
+        raise ValueError("expected a dict with the keys b'data' and b'labels'")
     data = np.asarray(d[b"data"], dtype=np.uint8)
     labels = np.asarray(d[b"labels"], dtype=np.int64)
     return data, labels
@@ -246,8 +248,8 @@ def _read_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_binary_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     raw = np.fromfile(path, dtype=np.uint8)
-    if raw.size % 3073:
-        raise ValueError(f"{path} has {raw.size} bytes, not a multiple of 3073 (1 label + 3072 pixels).")
+    if raw.size == 0 or raw.size % 3073:
+        raise ValueError(f"{raw.size} bytes, not a positive multiple of 3073 (1 label + 3072 pixels)")
     raw = raw.reshape(-1, 3073)
     return raw[:, 1:], raw[:, 0].astype(np.int64)
 
@@ -280,16 +282,45 @@ def read_cifar10_arrays(root: str | os.PathLike) -> dict[str, tuple[np.ndarray, 
         missing = [f for f in files if not (folder / f).is_file()]
         if missing:
             raise _missing_files_error(root, f"{folder.name}/ lacks {missing}")
-        parts = [reader(folder / f) for f in files]
+        parts = [_read_checked(reader, folder / f) for f in files]
         data = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
-        if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-            raise ValueError(f"{folder} holds {data.shape} images and {len(labels)} labels; expected "
-                             f"(N, 3072) and N (files damaged?).")
-        if labels.min() < 0 or labels.max() > 9:
-            raise ValueError(f"{folder}: labels must lie in 0..9, found {labels.min()}..{labels.max()}.")
         out[split] = (data.reshape(-1, 3, 32, 32), labels)
     return out
+
+
+def _damaged(path: Path, detail: str) -> ValueError:
+    return ValueError(
+        f"{path} is not a valid CIFAR-10 batch ({detail}): the file is truncated, corrupt or not "
+        f"from the official archive. Delete {path.parent} and extract {_URL} into "
+        f"{path.parent.parent} again (or run once with torchvision installed and --download)."
+    )
+
+
+def _read_checked(reader: Callable[[Path], tuple[np.ndarray, np.ndarray]],
+                  path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One batch file as ``(data (N, 3072) uint8, labels (N,) int64)``, or a one-line error
+    naming the file; the restricted unpickler's refusal stays an ``UnpicklingError``."""
+    try:
+        data, labels = reader(path)
+    except pickle.UnpicklingError as e:
+        if str(e).startswith("refusing to load"):
+            raise pickle.UnpicklingError(f"{path}: {e}") from None
+        raise _damaged(path, f"not a readable pickle: {e}") from None
+    except MemoryError:
+        raise
+    except Exception as e:  # EOFError (truncated), KeyError/TypeError (wrong content), ...
+        detail = str(e).splitlines()[0] if str(e) else ""
+        if type(e) is not ValueError or not detail:     # the readers' own ValueErrors read well
+            detail = f"{type(e).__name__}: {detail}" if detail else type(e).__name__
+        raise _damaged(path, detail) from None
+    if data.ndim != 2 or data.shape[1] != 3072:
+        raise _damaged(path, f"images of shape {data.shape}, expected (N, 3072)")
+    if labels.ndim != 1 or len(labels) != len(data):
+        raise _damaged(path, f"{len(data)} images but labels of shape {labels.shape}")
+    if len(labels) and (labels.min() < 0 or labels.max() > 9):
+        raise _damaged(path, f"labels must lie in 0..9, found {labels.min()}..{labels.max()}")
+    return data, labels
 
 
 def _seeded_subset(n_total: int, n: Optional[int], seed: int) -> Optional[torch.Tensor]:
@@ -355,4 +386,5 @@ def cifar10_info():
     """``DatasetInfo('cifar10', (3, 32, 32), 10)``, as registered in ``ottt_edu.data``."""
     from .data import DatasetInfo
 
-    return DatasetInfo("cifar10", (3, 32, 32), 10, "CIFAR-10 (files on disk; see ottt_edu.cifar)")
+    return DatasetInfo("cifar10", (3, 32, 32), 10, "CIFAR-10 (files on disk; see ottt_edu.cifar)",
+                       normalized=True)

@@ -5,9 +5,10 @@ English
     mirror ``TrainConfig``; ``add_train_arguments`` can be reused or extended), and
     ``main(argv)`` parses, trains with ``train.fit``, prints a line per epoch and the final test
     accuracy, and optionally writes the history as JSON (``--json``) and the learning curves
-    as PNG (``--png``). Bad arguments get argparse errors (exit status 2); a dataset that
-    cannot be loaded (e.g. MNIST without torchvision or without its files) gets a one-line
-    error that says how to fix it (exit status 1). ``--recipe cifar10_paper`` starts from the
+    as PNG (``--png``), both atomically. Bad arguments get argparse errors (exit status 2),
+    output paths that could not be written included, before anything trains; any later error
+    (a dataset that cannot be loaded, a damaged checkpoint, a full disk) is one line that says
+    how to fix it (exit status 1); ``--debug`` or ``OTTT_EDU_DEBUG=1`` shows the traceback. ``--recipe cifar10_paper`` starts from the
     paper's CIFAR-10 settings; ``--checkpoint-dir``/``--resume`` and ``torchrun`` go through
     ``ottt_edu.run.run_training`` (checkpoints, exact resume, DistributedDataParallel).
 中文
@@ -20,21 +21,28 @@ Reference: Xiao et al., "Online Training Through Time for Spiking Neural Network
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Optional, Sequence
 
 from .data import DATASETS
 from .encoding import ENCODINGS
 from .models import MODELS
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, write_atomic
 from .distributed import is_torchrun
 from .recipes import RECIPES, get_recipe
 from .train import LOSSES, METHODS, OPTIMIZERS, SCHEDULERS, FitResult, TrainConfig, TrainState
 
 __all__ = ["build_parser", "add_train_arguments", "config_from_args", "main", "write_outputs",
-           "recipe_defaults"]
+           "recipe_defaults", "check_output_paths", "output_path_problem", "DEBUG_ENV"]
+
+#: Set to 1 to get tracebacks instead of one-line errors (as ``--debug`` does).
+DEBUG_ENV = "OTTT_EDU_DEBUG"
+_PROG = "python -m ottt_edu train"
 
 
 def positive_int(text: str) -> int:
@@ -54,8 +62,8 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number (finite), got {text}")
     return value
 
 
@@ -64,6 +72,29 @@ def tau_type(text: str) -> float:
     value = positive_float(text)
     if not value > 1:
         raise argparse.ArgumentTypeError(f"tau must be greater than 1 (leak 1 - 1/tau in (0, 1)), got {value}")
+    return value
+
+
+def seed_type(text: str) -> int:
+    """argparse type: a seed every generator accepts, an integer in [0, 2**32 - 1]."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32 - 1], got {text!r}") from None
+    if not 0 <= value <= 2 ** 32 - 1:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer in [0, 2**32 - 1] (numpy's seed range), got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
     return value
 
 
@@ -109,9 +140,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     how.add_argument("--lr", type=positive_float, default=d.lr, help="(default: %(default)s)")
     how.add_argument("--optimizer", choices=list(OPTIMIZERS), default=d.optimizer)
     how.add_argument("--momentum", type=fraction, default=d.momentum, help="SGD momentum")
-    how.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    how.add_argument("--weight-decay", type=non_negative_float, default=d.weight_decay)
     how.add_argument("--scheduler", choices=list(SCHEDULERS), default=d.scheduler)
-    how.add_argument("--seed", type=int, default=d.seed)
+    how.add_argument("--seed", type=seed_type, default=d.seed, help="in [0, 2**32 - 1]; seeds torch, "
+                     "numpy and Python's random (default: %(default)s)")
     how.add_argument("--device", default=d.device, help="cpu, cuda, cuda:N or auto (default: %(default)s)")
     how.add_argument("--threads", type=positive_int, default=None,
                      help="torch CPU threads (default: torch's choice)")
@@ -138,6 +170,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     out.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     out.add_argument("--json", metavar="PATH", default=None, help="write config and history as JSON")
     out.add_argument("--png", metavar="PATH", default=None, help="write the learning curves as PNG")
+    out.add_argument("--debug", action="store_true",
+                     help=f"show the full traceback of an error (or set {DEBUG_ENV}=1)")
     return parser
 
 
@@ -162,7 +196,7 @@ def build_parser(defaults: Optional[dict] = None) -> argparse.ArgumentParser:
 
 def recipe_defaults(argv: Optional[Sequence[str]]) -> Optional[dict]:
     """The defaults of the recipe named by ``--recipe NAME`` in ``argv`` (``None`` if absent)."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, prog=_PROG)
     pre.add_argument("--recipe", choices=sorted(RECIPES), default=None)
     known, _ = pre.parse_known_args(list(sys.argv[1:] if argv is None else argv))
     return None if known.recipe is None else get_recipe(known.recipe).overrides()
@@ -181,13 +215,61 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         download=args.download, sltt_k=args.sltt_k, fptt_alpha=args.fptt_alpha)
 
 
+def output_path_problem(path: str, kind: str = "file") -> Optional[str]:
+    """Why ``path`` could not be written as a ``kind`` (``'file'`` or ``'folder'``), or ``None``.
+
+    Checked before training starts, so that no result is lost at the end: a file path must not
+    be a folder nor lie under a file; a folder path must not be a file; the nearest existing
+    folder must accept new files (``--json``/``--png`` are written atomically, through a
+    temporary file next to them).
+    """
+    p = Path(path)
+    if kind == "file" and p.is_dir():
+        return f"is a folder; give a file name in it, e.g. {p / 'run.json'}"
+    if kind == "folder" and p.exists() and not p.is_dir():
+        return "is a file, not a folder"
+    if kind == "file" and p.exists() and not os.access(p, os.W_OK):
+        return "exists and is not writable"
+    existing = p if kind == "folder" and p.is_dir() else p.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"lies under {existing}, which is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot be written: no permission to create files in {existing}"
+    try:                                   # read-only file systems, ACLs: try for real
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".ottt_edu-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        return f"cannot be written: creating a file in {existing} fails ({e.strerror or e})"
+    return None
+
+
+def check_output_paths(args: argparse.Namespace) -> list[str]:
+    """One message per output option of ``args`` that could not be written (before training)."""
+    problems = []
+    for option, path, kind in (("--json", args.json, "file"), ("--png", args.png, "file"),
+                               ("--checkpoint-dir", args.checkpoint_dir, "folder")):
+        if path:
+            why = output_path_problem(path, kind)
+            if why is not None:
+                problems.append(f"{option} {path} {why}")
+    if args.json and args.png and os.path.abspath(args.json) == os.path.abspath(args.png):
+        problems.append(f"--json and --png are the same file ({args.json})")
+    return problems
+
+
 def write_outputs(result: FitResult, json_path: Optional[str] = None,
                   png_path: Optional[str] = None) -> None:
-    """Write ``{'config': ..., 'history': ...}`` as JSON and/or the learning curves as PNG."""
+    """Write ``{'config': ..., 'history': ...}`` as JSON and/or the learning curves as PNG.
+
+    Both are written atomically (``checkpoint.write_atomic``: temporary file, fsync, replace),
+    so a crash or a full disk never leaves a partial or empty file.
+    """
     if json_path:
-        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
-        with open(json_path, "w", encoding="utf-8") as f:
-            json.dump({"config": result.config.to_dict(), "history": result.history}, f, indent=2)
+        text = json.dumps({"config": result.config.to_dict(), "history": result.history}, indent=2)
+        write_atomic(json_path, text.encode("utf-8"))
     if png_path:
         import matplotlib
 
@@ -205,8 +287,9 @@ def write_outputs(result: FitResult, json_path: Optional[str] = None,
         c = result.config
         fig.suptitle(f"{c.method} on {c.dataset} ({c.model}, T={c.T}, tau={c.tau})")
         fig.tight_layout()
-        os.makedirs(os.path.dirname(os.path.abspath(png_path)), exist_ok=True)
-        fig.savefig(png_path, dpi=110)
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=110)
+        write_atomic(png_path, png.getbuffer())
 
 
 def _epoch_line(state: TrainState) -> None:
@@ -218,8 +301,47 @@ def _epoch_line(state: TrainState) -> None:
                f"test acc {h['test_acc'][-1]:.4f}  ({h['time'][-1]:.1f} s training)")
 
 
+def one_line(message: str) -> str:
+    """``message`` with its lines joined: a command-line error is one line."""
+    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
+def debug_requested(argv: Optional[Sequence[str]]) -> bool:
+    """``--debug`` among the arguments, or ``$OTTT_EDU_DEBUG`` set to something other than 0."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return "--debug" in args or os.environ.get(DEBUG_ENV, "0") not in ("", "0")
+
+
+#: Errors whose message is written for the user (no type name is added to the one line).
+_CLEAR_ERRORS = (ImportError, OSError, CheckpointError, ValueError, TypeError, FloatingPointError)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``python -m ottt_edu``; returns the exit status."""
+    """Entry point of ``python -m ottt_edu``; returns the exit status.
+
+    Bad options: argparse's usage line and a one-line error, exit status 2, before anything is
+    loaded or trained (output paths included). Any later error: one line on stderr, exit
+    status 1 (130 for Ctrl-C); ``--debug`` or ``OTTT_EDU_DEBUG=1`` shows the traceback instead.
+    """
+    debug = debug_requested(argv)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{_PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:                 # SystemExit (argparse, exit 2) passes through
+        if debug:
+            raise
+        text = one_line(e) or type(e).__name__
+        if not isinstance(e, _CLEAR_ERRORS):
+            text = f"{type(e).__name__}: {text} (run with --debug for the traceback)"
+        print(f"{_PROG}: error: {text}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     parser = build_parser(recipe_defaults(argv))
     args = parser.parse_args(argv)
     if args.command != "train":  # pragma: no cover - argparse enforces the choices
@@ -227,7 +349,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         config = config_from_args(args)
     except ValueError as e:
-        parser.error(str(e))
+        parser.error(one_line(e))
     import torch
 
     from .train import fit, resolve_device
@@ -235,28 +357,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         resolve_device(config.device)
     except RuntimeError as e:
-        parser.error(str(e))
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+        parser.error(one_line(e))
     if args.resume and args.checkpoint_dir is None:
         parser.error("--resume needs --checkpoint-dir DIR (the directory to resume from).")
+    problems = check_output_paths(args)
+    if problems:
+        parser.error("; ".join(problems))
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     distributed = is_torchrun()
     is_main = not distributed or os.environ.get("RANK") == "0"
-    try:
-        if distributed or args.checkpoint_dir is not None:
-            from tqdm.auto import tqdm
+    if distributed or args.checkpoint_dir is not None:
+        from tqdm.auto import tqdm
 
-            from .run import RunOptions, run_training
+        from .run import RunOptions, run_training
 
-            options = RunOptions(checkpoint_dir=args.checkpoint_dir, resume=args.resume,
-                                 keep_last=args.keep_last, distributed=distributed,
-                                 log=None if args.quiet else tqdm.write)
-            result = run_training(config, options, on_epoch_end=None if args.quiet else _epoch_line)
-        else:
-            result = fit(config, on_epoch_end=None if args.quiet else _epoch_line)
-    except (ImportError, FileNotFoundError, FileExistsError, CheckpointError) as e:
-        print(f"python -m ottt_edu train: error: {e}", file=sys.stderr)
-        return 1
+        options = RunOptions(checkpoint_dir=args.checkpoint_dir, resume=args.resume,
+                             keep_last=args.keep_last, distributed=distributed,
+                             log=None if args.quiet else tqdm.write)
+        result = run_training(config, options, on_epoch_end=None if args.quiet else _epoch_line)
+    else:
+        result = fit(config, on_epoch_end=None if args.quiet else _epoch_line)
     if not is_main:  # only rank 0 reports and writes files
         return 0
     h = result.history

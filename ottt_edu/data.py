@@ -46,12 +46,17 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What a model needs to know about a dataset: image shape ``(C, H, W)`` and class count."""
+    """What a model needs to know about a dataset: image shape ``(C, H, W)`` and class count.
+
+    ``normalized`` is ``True`` for images standardised per channel (mean 0, std 1, e.g. CIFAR-10)
+    instead of scaled to ``[0, 1]``: they cannot be Poisson-encoded (no firing probabilities).
+    """
 
     name: str
     in_shape: tuple[int, int, int]  # (C, H, W)
     n_classes: int
     description: str = ""
+    normalized: bool = False
 
 
 @dataclass

@@ -29,7 +29,9 @@ Reference: Xiao et al., "Online Training Through Time for Spiking Neural Network
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Optional, Sequence
+import math
+import numbers
+from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -148,6 +150,29 @@ def _simulate_first_spike(x: float, tau: float, v_threshold: float, T_max: int =
     return None, margin
 
 
+def _time_step_answer(exercise: str, case: str, got: Any) -> Union[int, float, None]:
+    """``got`` as a time step: ``None``, an int, or a float (compared as a number; a whole float
+    such as ``3.0`` counts as ``3``). A str, a bool or anything else is an ``ExerciseError``:
+    ``'3'`` is not the number 3.
+
+    Integers of any kind (Python, numpy, a one-element tensor) are accepted.
+    """
+    if got is None:
+        return None
+    number = got.item() if isinstance(got, torch.Tensor) and got.numel() == 1 else got
+    if not isinstance(number, bool) and isinstance(number, numbers.Real):
+        if isinstance(number, numbers.Integral):
+            return int(number)
+        value = float(number)
+        return int(value) if math.isfinite(value) and value == int(value) else value
+    raise ExerciseError(
+        f"{exercise}: for {case} your function returned {type(got).__name__} {got!r}; expected an "
+        f"int (the first time step with a spike, counting from 0) or None (it never fires)"
+        + (". Return the number itself, not text: int(...), not str(...)." if isinstance(got, str)
+           else ".")
+    )
+
+
 _FIRST_SPIKE_CASES = [  # (x, tau, v_threshold), away from exact ties
     (1.5, 2.0, 1.0), (0.6, 2.0, 1.0), (0.4, 2.0, 1.0), (0.3, 5.0, 1.0),
     (0.15, 10.0, 1.0), (0.9, 3.0, 2.0), (0.05, 10.0, 1.0), (0.26, 4.0, 1.0),
@@ -177,13 +202,8 @@ def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -
             expected, margin = _simulate_first_spike(x, tau, thr)
             if margin < 1e-9:
                 continue
-            got = _call(name, fn, x, tau, thr)
-            if got is not None and not isinstance(got, bool):
-                try:
-                    if float(got) == int(got):
-                        got = int(got)
-                except (TypeError, ValueError, OverflowError):
-                    pass
+            got = _time_step_answer(name, f"x={x}, tau={tau}, v_threshold={thr}",
+                                    _call(name, fn, x, tau, thr))
             if got == expected and (got is None) == (expected is None):
                 continue
             case = f"x={x}, tau={tau}, v_threshold={thr}"

@@ -40,6 +40,7 @@ import torch
 from matplotlib.figure import Figure
 
 from . import viz
+from ._checks import real_number, seed_value
 from .measure import OTTTvsBPTT, ottt_vs_bptt
 from .neuron import OTTTLIFNode
 from .surrogate import Sigmoid
@@ -99,6 +100,11 @@ def simulate_lif(tau: float = 2.0, v_threshold: float = 1.0, input_strength: flo
     """
     if reset not in RESET_MODES:
         raise ValueError(f"reset must be one of {sorted(RESET_MODES)}, got {reset!r}.")
+    tau, v_threshold, input_strength, rate = (
+        real_number(value, name, "simulate_lif") for value, name in (
+            (tau, "tau"), (v_threshold, "v_threshold"), (input_strength, "input_strength"),
+            (rate, "rate")))
+    seed = seed_value(seed, "seed", "simulate_lif")
     if not 0.0 <= rate <= 1.0:
         raise ValueError(
             f"rate is a spike probability per step and must lie in [0, 1], got {rate}.")
@@ -172,12 +178,14 @@ def surrogate_curves(alpha: float = 4.0, x_min: float = -2.0, x_max: float = 2.0
         ``{"x", "step", "sigmoid", "grad"}`` float64 arrays ``(num,)`` and the floats
         ``"peak"``, ``"fwhm"`` (closed forms) and ``"area"`` (trapezoid rule on the grid).
     """
+    alpha, x_min, x_max = (real_number(value, name, "surrogate_curves") for value, name in (
+        (alpha, "alpha"), (x_min, "x_min"), (x_max, "x_max")))
     if not alpha > 0:
         raise ValueError(f"alpha must be positive, got {alpha!r}; try the default alpha=4.0.")
     if not x_min < x_max:
         raise ValueError(f"need x_min < x_max, got x_min={x_min}, x_max={x_max}.")
-    if not num >= 2:
-        raise ValueError(f"num must be at least 2 grid points, got {num}.")
+    if isinstance(num, bool) or not isinstance(num, int) or num < 2:
+        raise ValueError(f"num must be an integer of at least 2 grid points, got {num!r}.")
     x = torch.linspace(x_min, x_max, num, dtype=torch.float64, requires_grad=True)
     step = Sigmoid(alpha)(x)
     (grad,) = torch.autograd.grad(step.sum(), x)
@@ -245,6 +253,8 @@ def ottt_vs_bptt_sweep(T: int = 6, tau: float = 2.0, seed: int = 0,
         raise ValueError(f"T must be an integer >= 1, got {T!r}.")
     if not Ts or any(isinstance(t, bool) or not isinstance(t, int) or t < 1 for t in Ts):
         raise ValueError(f"Ts must be a non-empty sequence of integers >= 1, got {Ts!r}.")
+    tau = real_number(tau, "tau", "ottt_vs_bptt_sweep")
+    seed = seed_value(seed, "seed", "ottt_vs_bptt_sweep")
     sweep = sorted(set(Ts) | {T})
     points = {t: _ottt_vs_bptt_cached(t, float(tau), int(seed)) for t in sweep}
     layers = list(points[T].cosine)

@@ -66,6 +66,7 @@ and Graph Compilation", ASPLOS 2024 (``torch.compile``).
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -106,6 +107,17 @@ class FusedLIFConfig:
     v_threshold: float
     v_reset: Optional[float]
     alpha: float
+
+    def __post_init__(self) -> None:
+        # the values are written into generated source: refuse what is not a finite literal
+        values = {"tau": self.tau, "v_threshold": self.v_threshold, "alpha": self.alpha}
+        if self.v_reset is not None:
+            values["v_reset"] = self.v_reset
+        for name, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                raise ValueError(f"FusedLIFConfig: {name} must be a finite number, got {value!r} "
+                                 f"(it is compiled into the fused step as a literal).")
 
 
 def _lit(value: float) -> str:

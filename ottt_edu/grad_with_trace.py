@@ -41,7 +41,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ._checks import check_spike_trace_pair
+from ._checks import apply_to_trace, check_pair_module, check_spike_trace_pair
 from .fast_path import check_grad_path, fast_path_forward, supports_fast_path, why_no_fast_path
 from .replace_for_grad import ReplaceforGrad
 
@@ -69,7 +69,10 @@ class GradwithTrace(nn.Module):
 
     Raises:
         ValueError: for an unknown ``grad_path``, or ``'fast'`` with a module that is not
-            linear in its input.
+            linear in its input; at the first call, for a module that would differ between the
+            spike's call and the trace's (BatchNorm in training, ``torch.nn`` dropout, ``RReLU``,
+            a neuron inside, any module that draws random numbers or updates a buffer per call),
+            and for spike and trace of different shapes, devices or dtypes.
 
     Reference: Xiao et al., NeurIPS 2022 (arXiv 2210.04195); SpikingJelly
     ``activation_based.layer.online_learning.GradwithTrace``.
@@ -101,10 +104,12 @@ class GradwithTrace(nn.Module):
 
     def forward(self, x: Sequence[torch.Tensor]) -> torch.Tensor:
         spike, trace = check_spike_trace_pair(x, "GradwithTrace")
+        info = check_pair_module(self.module, "GradwithTrace")  # cached after the first call
         if self.uses_fast_path():                              # one pass (see fast_path.py)
             return fast_path_forward(self.module, spike, trace)
         with torch.no_grad():
             out = self.module(spike)                           # value from the spike
         in_for_grad = ReplaceforGrad.apply(spike, trace)       # value: trace; grad -> spike
-        out_for_grad = self.module(in_for_grad)                # graph: module on the trace
+        out_for_grad = apply_to_trace(self.module, info, in_for_grad,   # graph: module(trace)
+                                      "GradwithTrace")
         return ReplaceforGrad.apply(out_for_grad, out)         # value: out; grad -> graph

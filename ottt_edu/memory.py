@@ -75,14 +75,62 @@ class MemoryModule(nn.Module):
         return super()._apply(fn, *args, **kwargs)
 
 
+def _check_net(net: Any, where: str) -> None:
+    if not isinstance(net, nn.Module):
+        raise TypeError(
+            f"{where} expects the network, an nn.Module, got {type(net).__name__}. Pass the model "
+            f"itself, e.g. {where}(model)."
+        )
+
+
+def _foreign_stateful(name: str, m: nn.Module) -> bool:
+    """A stateful module of another library (e.g. SpikingJelly's neurons): it has its own
+    ``reset()`` or ``_memories``, which ``reset_net`` would not touch."""
+    return not isinstance(m, MemoryModule) and (
+        callable(getattr(type(m), "reset", None)) or isinstance(m.__dict__.get("_memories"), dict))
+
+
 def reset_net(net: nn.Module) -> None:
     """Reset the state of every ``MemoryModule`` in ``net`` / 重置网络中所有有状态模块。
 
     Call it after each sequence (each batch of T time steps), before the next one starts.
+    A network without any stateful module (e.g. a plain ANN) is left as it is.
+
+    Raises:
+        TypeError: ``net`` is not an ``nn.Module``, or it holds stateful modules of another
+            library (e.g. SpikingJelly's neurons, which have their own ``reset()``): this
+            function would silently leave their state in place.
+        ValueError: one neuron instance sits at two places of ``net`` (it would be stepped
+            twice per time step).
     """
-    for m in net.modules():
+    _check_net(net, "reset_net")
+    from .neuron import LIFNode
+
+    seen: dict[int, str] = {}
+    foreign = []
+    for name, m in net.named_modules(remove_duplicate=False):
         if isinstance(m, MemoryModule):
+            if id(m) in seen:
+                if isinstance(m, LIFNode) and seen[id(m)] != name:
+                    raise ValueError(
+                        f"reset_net: the same {type(m).__name__} instance is at {seen[id(m)]!r} and "
+                        f"at {name!r} of {type(net).__name__}; it is stepped twice per time step, "
+                        f"with one shared state. Create a separate neuron for every place."
+                    )
+                continue
+            seen[id(m)] = name
             m.reset()
+        elif _foreign_stateful(name, m):
+            foreign.append(f"{name or '(the net itself)'!s} ({type(m).__module__}.{type(m).__name__})")
+    if foreign:
+        raise TypeError(
+            f"reset_net: {type(net).__name__} holds stateful modules that are not ottt_edu's: "
+            f"{', '.join(sorted(set(foreign))[:5])}. ottt_edu.reset_net resets only ottt_edu "
+            f"modules (OTTTLIFNode, LIFNode, Dropout) and would leave their state in place. Reset "
+            f"them with their own library (SpikingJelly: "
+            f"spikingjelly.activation_based.functional.reset_net), or build the network from "
+            f"ottt_edu neurons."
+        )
 
 
 def detach_net(net: nn.Module) -> None:
@@ -91,6 +139,7 @@ def detach_net(net: nn.Module) -> None:
     Values are unchanged; only the autograd history through the state is dropped, so a
     per-step ``loss.backward()`` never reaches back into a graph that was already freed.
     """
+    _check_net(net, "detach_net")
     for m in net.modules():
         if isinstance(m, MemoryModule):
             m.detach()

@@ -33,6 +33,7 @@ from typing import Callable
 
 from torch import nn
 
+from ._checks import int_tuple, integer, real_number
 from .dropout import Dropout
 from .neuron import LIFNode, OTTTLIFNode
 from .ottt_sequential import OTTTSequential
@@ -86,9 +87,13 @@ class ModelConfig:
     width: float = 1.0
 
     def __post_init__(self) -> None:
-        self.in_shape = tuple(int(s) for s in self.in_shape)
-        self.hidden = tuple(int(h) for h in self.hidden)
-        self.channels = tuple(int(c) for c in self.channels)
+        where = "ModelConfig"
+        self.in_shape = int_tuple(self.in_shape, "in_shape", where, minimum=None)
+        self.hidden = int_tuple(self.hidden, "hidden", where, minimum=None)   # sign checked below
+        self.channels = int_tuple(self.channels, "channels", where, minimum=None)
+        self.n_classes = integer(self.n_classes, "n_classes", where)
+        for name in ("tau", "v_threshold", "dropout", "width"):
+            setattr(self, name, real_number(getattr(self, name), name, where))
         if self.kind not in MODELS:
             raise ValueError(f"unknown model kind {self.kind!r}; choose one of {sorted(MODELS)}.")
         if self.neuron not in NEURONS:

@@ -28,21 +28,37 @@ With ``detach_reset=True`` the reset uses ``s[t].detach()``. ``OTTTLIFNode`` rep
 by ``v[t-1].detach()``. Shapes: any ``(B, ...)`` in single-step mode; ``(T, B, ...)`` in
 ``LIFNode``'s multi-step mode.
 
+Checked arguments: ``tau`` a finite number ``> 1``, ``v_threshold`` a finite number ``> 0``,
+``v_reset`` ``None`` or a finite number below ``v_threshold`` (strings, NaN and inf raise).
+
+Non-finite values. Without a check, a NaN in the input makes ``v`` NaN; ``NaN >= v_threshold`` is
+false, so the neuron silently never fires again until ``reset_net`` (and its trace decays to 0);
+an ``inf`` makes it fire at every step. Nothing raises. ``with finite_check(model):`` (or
+``node.check_finite = True``) makes every neuron check its input and its new ``v`` at every step
+and raise ``FloatingPointError`` naming the layer and the time step (counted from the last
+``reset_net``); it costs a reduction per step, so it is off by default.
+
+Modes. ``OTTTLIFNode`` keeps no trace in eval mode; stepping it in training mode after eval-mode
+steps, without ``reset_net`` in between, raises (its trace would ignore the eval-mode spikes).
+
 Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks", NeurIPS 2022
 (arXiv 2210.04195), Sec. 4; SpikingJelly ``activation_based.neuron.LIFNode`` and
 ``activation_based.neuron.OTTTLIFNode``.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+import contextlib
+from typing import Callable, Iterator, Optional, Union
 
 import torch
+from torch import nn
 
+from ._checks import real_number
 from .fused_lif import FusedLIFConfig, check_torch_compile_available, fused_lif_step
 from .memory import MemoryModule
 from .surrogate import Sigmoid
 
-__all__ = ["LIFNode", "OTTTLIFNode"]
+__all__ = ["LIFNode", "OTTTLIFNode", "finite_check"]
 
 
 class LIFNode(MemoryModule):
@@ -83,25 +99,36 @@ class LIFNode(MemoryModule):
         store_v_seq: bool = False,
     ) -> None:
         super().__init__()
-        tau = float(tau)
+        where = type(self).__name__
+        tau = real_number(tau, "tau", where)
         if not tau > 1.0:
             raise ValueError(
-                f"tau must be greater than 1 (the leak factor 1 - 1/tau must lie in (0, 1)), "
-                f"got tau={tau}. Typical values are 2.0 to 10.0."
+                f"{where}: tau must be greater than 1 (the leak factor 1 - 1/tau must lie in "
+                f"(0, 1)), got tau={tau}. Typical values are 2.0 to 10.0."
             )
         if step_mode not in self.supported_step_modes():
             raise ValueError(
                 f"step_mode must be one of {self.supported_step_modes()}, got {step_mode!r}."
             )
-        if v_reset is not None and not v_reset < v_threshold:
+        v_threshold = real_number(v_threshold, "v_threshold", where)
+        if not v_threshold > 0.0:
             raise ValueError(
-                f"v_reset ({v_reset}) must be below v_threshold ({v_threshold}), or None for a "
-                f"soft reset."
+                f"{where}: v_threshold must be positive, got {v_threshold}: v starts at 0 (or "
+                f"v_reset), so a threshold <= 0 fires at every step whatever the input. The usual "
+                f"value is 1.0."
             )
+        if v_reset is not None:
+            v_reset = real_number(v_reset, "v_reset", where)
+            if not v_reset < v_threshold:
+                raise ValueError(
+                    f"{where}: v_reset ({v_reset}) must be below v_threshold ({v_threshold}), or "
+                    f"None for a soft reset: a reset at or above the threshold fires again at once."
+                )
+        self.__dict__["_steps"] = 0              # steps since reset_net (named by finite_check)
         self.tau = tau
         self.decay_input = decay_input
-        self.v_threshold = float(v_threshold)
-        self.v_reset = None if v_reset is None else float(v_reset)
+        self.v_threshold = v_threshold
+        self.v_reset = v_reset
         self.surrogate_function = Sigmoid() if surrogate_function is None else surrogate_function
         self.detach_reset = detach_reset
         self.step_mode = step_mode
@@ -110,9 +137,18 @@ class LIFNode(MemoryModule):
         if store_v_seq:
             self.register_memory("v_seq", None)
 
+    #: check input and membrane potential for NaN/inf at every step (see ``finite_check``)
+    check_finite: bool = False
+    #: the name used in the finite check's message (``finite_check`` sets the module's name)
+    finite_name: Optional[str] = None
+
     @staticmethod
     def supported_step_modes() -> tuple[str, ...]:
         return ("s", "m")
+
+    def reset(self) -> None:
+        super().reset()
+        self.__dict__["_steps"] = 0
 
     def extra_repr(self) -> str:
         return (
@@ -175,7 +211,7 @@ class LIFNode(MemoryModule):
             )
         spikes, v_seq = [], []
         for t in range(x_seq.shape[0]):
-            spikes.append(self.single_step_forward(x_seq[t]))
+            spikes.append(self._step(x_seq[t]))
             if self.store_v_seq:
                 v_seq.append(self.v)
         if self.store_v_seq:
@@ -189,8 +225,34 @@ class LIFNode(MemoryModule):
                 f"list is handled by OTTTSequential."
             )
         if self.step_mode == "s":
-            return self.single_step_forward(x)
+            return self._step(x)
         return self.multi_step_forward(x)
+
+    def _step(self, x: torch.Tensor) -> torch.Tensor:
+        """``single_step_forward`` with the opt-in finite check and the step count."""
+        if self.check_finite:
+            self._raise_if_not_finite(x, "input")
+        spike = self.single_step_forward(x)
+        if self.check_finite:
+            self._raise_if_not_finite(self.v, "membrane potential v")
+        self.__dict__["_steps"] += 1
+        return spike
+
+    def _raise_if_not_finite(self, t: torch.Tensor, what: str) -> None:
+        if not isinstance(t, torch.Tensor) or bool(torch.isfinite(t).all()):
+            return
+        n_nan = int(torch.isnan(t).sum())
+        n_inf = int(torch.isinf(t).sum())
+        name = self.finite_name or type(self).__name__
+        step = self.__dict__["_steps"]
+        cause = ("the layer before it produced them: look at the data and the previous layer's "
+                 "weights (a learning rate too large makes them diverge)") if what == "input" else (
+                 f"the input was finite, so v overflowed {t.dtype}: the input is far too large")
+        raise FloatingPointError(
+            f"neuron {name!r} ({type(self).__name__}): non-finite {what} at time step {step} "
+            f"(counted from 0 after the last reset_net): {n_nan} NaN and {n_inf} inf among "
+            f"{t.numel()} values; {cause}."
+        )
 
 
 class OTTTLIFNode(LIFNode):
@@ -249,6 +311,7 @@ class OTTTLIFNode(LIFNode):
         super().__init__(tau, decay_input, v_threshold, v_reset, surrogate_function,
                          detach_reset, step_mode, store_v_seq=False)
         self.register_memory("trace", 0.0)
+        self.__dict__["_eval_steps"] = 0         # eval-mode steps since reset_net
         if backend not in self.supported_backends():
             raise ValueError(
                 f"backend must be one of {self.supported_backends()}, got {backend!r}. Use "
@@ -306,13 +369,69 @@ class OTTTLIFNode(LIFNode):
         self.v = self.v.detach()
         super().neuronal_charge(x)
 
+    def reset(self) -> None:
+        super().reset()
+        self.__dict__["_eval_steps"] = 0
+
     def forward(self, x: torch.Tensor) -> Union[torch.Tensor, list[torch.Tensor]]:
-        spike = super().forward(x)
         if not self.training:
-            return spike
+            self.__dict__["_eval_steps"] += 1
+            return super().forward(x)
+        if self.__dict__["_eval_steps"]:
+            raise RuntimeError(
+                f"{type(self).__name__} was stepped {self.__dict__['_eval_steps']} time(s) in eval "
+                f"mode since the last reset_net and is now stepped in training mode: eval mode keeps "
+                f"no trace, so the trace would ignore those spikes and the weight gradients would be "
+                f"wrong. Call reset_net(model) after switching modes (model.train(); "
+                f"reset_net(model))."
+            )
+        spike = super().forward(x)
         if self.backend != "torch":                   # the fused step has updated the trace
             return [spike, self.trace]
         self._state_like("trace", spike)
         with torch.no_grad():
             self.trace = self.trace * (1.0 - 1.0 / self.tau) + spike
         return [spike, self.trace]
+
+
+@contextlib.contextmanager
+def finite_check(model: nn.Module, enabled: bool = True) -> Iterator[nn.Module]:
+    """Check every neuron's input and membrane potential for NaN/inf inside the block.
+
+    English
+        ``with finite_check(model): ...`` makes every ``LIFNode``/``OTTTLIFNode`` of ``model``
+        check, at every step, that its input and its new ``v`` are finite, and raise
+        ``FloatingPointError`` naming the neuron (its name in ``model``, e.g. ``'lif1'``) and the
+        time step (counted from 0 after the last ``reset_net``). Off by default: the check costs
+        one reduction (and on a GPU one synchronisation) per neuron and step. Without it, a NaN
+        silently stops a neuron from firing until ``reset_net``.
+    中文
+        在 ``with`` 块内, 每个神经元在每一步检查输入与膜电位是否有限, 出现 NaN/inf 时抛出
+        ``FloatingPointError``, 指明层名与时间步。默认关闭。
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
+        ValueError: ``model`` holds no ottt_edu neuron.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"finite_check expects an nn.Module (the network), got {type(model).__name__}.")
+    neurons = [(name, m) for name, m in model.named_modules() if isinstance(m, LIFNode)]
+    if not neurons:
+        raise ValueError(
+            f"finite_check: {type(model).__name__} holds no ottt_edu neuron (LIFNode or "
+            f"OTTTLIFNode), so there is nothing to check."
+        )
+    saved = [(m, {k: m.__dict__[k] for k in ("check_finite", "finite_name") if k in m.__dict__})
+             for _, m in neurons]
+    for name, m in neurons:
+        m.check_finite = bool(enabled)
+        m.finite_name = name or type(m).__name__
+    try:
+        yield model
+    finally:
+        for m, old in saved:
+            for key in ("check_finite", "finite_name"):
+                if key in old:
+                    m.__dict__[key] = old[key]
+                else:
+                    m.__dict__.pop(key, None)

@@ -21,8 +21,13 @@ Routing rule, for each module ``m`` and current input ``x``::
         a parameter-free module     -> SpikeTraceOp(m)(x)
 
 A neuron that receives a pair is called once, on the spike; SpikingJelly's container would wrap
-it in ``SpikeTraceOp`` and step it twice. ``torch.nn.Dropout`` is rejected at construction (it
-would give spike and trace different masks): use ``ottt_edu.Dropout``.
+it in ``SpikeTraceOp`` and step it twice. ``torch.nn.Dropout`` is rejected at construction, at
+any depth (it would give spike and trace different masks): use ``ottt_edu.Dropout``. Also
+rejected at construction: one neuron instance at two places, and an ``OTTTLIFNode`` followed by
+other layers inside a plain ``nn.Sequential``. At the first call on a pair, a module that would
+differ between spike and trace (BatchNorm in training, ``RReLU``, a neuron inside a wrapped
+block, anything that draws random numbers or updates a buffer per call) is rejected; between
+layers only tensors and ``[spike, trace]`` lists are passed (a layer returning a tuple raises).
 
 Reference: Xiao et al., NeurIPS 2022 (arXiv 2210.04195); SpikingJelly
 ``activation_based.layer.online_learning.OTTTSequential``.
@@ -34,10 +39,10 @@ from typing import Any, Union
 import torch
 from torch import nn
 
-from ._checks import has_parameters, is_spike_trace_pair
+from ._checks import PairError, describe_value, has_parameters, is_spike_trace_pair
 from .fast_path import check_grad_path
 from .grad_with_trace import GradwithTrace
-from .neuron import LIFNode
+from .neuron import LIFNode, OTTTLIFNode
 from .spike_trace_op import SpikeTraceOp, check_spike_trace_op_module
 
 __all__ = ["OTTTSequential", "wrapper_for"]
@@ -90,11 +95,26 @@ class OTTTSequential(nn.Sequential):
         super().__init__(*args)
         self.grad_path = grad_path
         for i, m in enumerate(self):
-            if not has_parameters(m) and not isinstance(m, (LIFNode, OTTTSequential) + _PASS_THROUGH):
+            if not isinstance(m, nn.Module):        # pragma: no cover - nn.Sequential refuses
+                raise TypeError(f"OTTTSequential layer {i} is a {type(m).__name__}, not an nn.Module.")
+            if isinstance(m, (LIFNode, OTTTSequential)):
+                continue
+            if not has_parameters(m) and not isinstance(m, _PASS_THROUGH):
                 try:
                     check_spike_trace_op_module(m)
                 except ValueError as e:
                     raise ValueError(f"OTTTSequential layer {i}: {e}") from None
+            _check_nested(i, m)
+        _check_no_shared_neuron(self, "OTTTSequential")
+
+    @staticmethod
+    def _layer_output_error(i: int, m: nn.Module, x: Any) -> TypeError:
+        return TypeError(
+            f"OTTTSequential layer {i} ({type(m).__name__}) returned {describe_value(x)}; between "
+            f"layers OTTTSequential passes a tensor, or a [spike, trace] list as OTTTLIFNode returns "
+            f"in training. For a module with several outputs (nn.LSTM, MaxPool2d(return_indices="
+            f"True), ...) wrap it in a small module that returns the one tensor the next layer needs."
+        )
 
     @property
     def grad_path(self) -> str:
@@ -110,17 +130,71 @@ class OTTTSequential(nn.Sequential):
         return [(f"{i}: {type(m).__name__}", wrapper_for(m)) for i, m in enumerate(self)]
 
     def forward(self, x: Union[torch.Tensor, list[torch.Tensor]]) -> Any:
-        for m in self:
-            if not is_spike_trace_pair(x):
+        if not isinstance(x, torch.Tensor) and not is_spike_trace_pair(x):
+            raise TypeError(
+                f"OTTTSequential expects one time step, a tensor (B, ...), or a [spike, trace] pair "
+                f"of two tensors, got {describe_value(x)}. Call the network once per time step: "
+                f"for t in range(T): out = net(x_seq[t])."
+            )
+        last = len(self) - 1
+        for i, m in enumerate(self):
+            if isinstance(x, torch.Tensor):
                 x = m(x)
-                continue
-            how = wrapper_for(m)
-            if how == "neuron (spike only)":
-                x = m(x[0])
-            elif how == "itself":
-                x = m(x)
-            elif how == "GradwithTrace":
-                x = GradwithTrace(m, self._grad_path)(x)
             else:
-                x = SpikeTraceOp(m)(x)
+                how = wrapper_for(m)
+                if how == "neuron (spike only)":
+                    x = m(x[0])
+                elif how == "itself":
+                    x = m(x)
+                else:
+                    try:
+                        if how == "GradwithTrace":
+                            x = GradwithTrace(m, self._grad_path)(x)
+                        else:
+                            x = SpikeTraceOp(m)(x)
+                    except PairError as e:
+                        raise PairError(f"OTTTSequential layer {i} ({type(m).__name__}): {e}") from None
+            if i < last and not isinstance(x, torch.Tensor) and not (
+                    type(x) is list and is_spike_trace_pair(x)):
+                raise self._layer_output_error(i, m, x)
         return x
+
+
+def _check_nested(i: int, layer: nn.Module) -> None:
+    """Construction checks inside one layer: no ``torch.nn`` dropout at any depth, no
+    ``OTTTLIFNode`` followed by other layers inside a plain ``nn.Sequential``."""
+    for name, sub in layer.named_modules():
+        if name and isinstance(sub, nn.modules.dropout._DropoutNd):
+            raise ValueError(
+                f"OTTTSequential layer {i} ({type(layer).__name__}), submodule {name!r}: "
+                f"torch.nn.{type(sub).__name__} draws a new random mask on every call, so spike and "
+                f"trace would be dropped differently. Use ottt_edu.Dropout, which keeps one mask per "
+                f"sequence (until reset_net) for both."
+            )
+        if type(sub) is nn.Sequential:
+            children = list(sub.named_children())
+            for j, (child_name, child) in enumerate(children[:-1]):
+                if isinstance(child, OTTTLIFNode):
+                    where = f"submodule {name!r}, " if name else ""
+                    raise ValueError(
+                        f"OTTTSequential layer {i} ({where}a plain nn.Sequential) holds an "
+                        f"OTTTLIFNode at position {child_name!r} followed by "
+                        f"{type(children[j + 1][1]).__name__}: in training the neuron returns "
+                        f"[spike, trace], which a plain nn.Sequential hands unchanged to the next "
+                        f"layer. Make the inner block an OTTTSequential too (or flatten it into "
+                        f"this one)."
+                    )
+
+
+def _check_no_shared_neuron(net: nn.Module, where: str) -> None:
+    """Raise if one neuron instance sits at two places of ``net`` (stepped twice per step)."""
+    seen: dict[int, str] = {}
+    for name, m in net.named_modules(remove_duplicate=False):
+        if isinstance(m, LIFNode):
+            if id(m) in seen:
+                raise ValueError(
+                    f"{where}: the same {type(m).__name__} instance is at {seen[id(m)]!r} and at "
+                    f"{name!r}; it would be stepped twice per time step, with one shared state. "
+                    f"Create a separate neuron for every place (e.g. OTTTLIFNode() in each)."
+                )
+            seen[id(m)] = name

@@ -43,6 +43,12 @@ class ReplaceforGrad(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, x_r: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or not isinstance(x_r, torch.Tensor):
+            raise TypeError(
+                f"ReplaceforGrad.apply(x, x_r) takes two tensors of the same shape, got x: "
+                f"{type(x).__name__} and x_r: {type(x_r).__name__}. Convert numbers with "
+                f"torch.as_tensor first."
+            )
         if x.shape != x_r.shape:
             raise ValueError(
                 f"ReplaceforGrad needs x and x_r of the same shape, got {tuple(x.shape)} "

@@ -45,7 +45,7 @@ from . import checkpoint as ckpt
 from .distributed import (DistributedContext, all_reduce_mean, init_distributed, is_torchrun,
                           sync_context_for, teardown_distributed, unwrap, wrap_ddp)
 from .train import (Callback, FitResult, TrainConfig, TrainState, fit, make_loaders,
-                    make_optimizer, make_scheduler, resolve_device)
+                    make_optimizer, make_scheduler, resolve_device, seed_everything)
 
 __all__ = ["RunOptions", "run_training", "RESUME_MAY_CHANGE"]
 
@@ -119,6 +119,17 @@ def _gather(obj: Any, ctx: Optional[DistributedContext]) -> list:
     return out
 
 
+def _check_directory(directory: Path) -> None:
+    """Fail before training if checkpoints could not be written into ``directory``."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if existing == directory else f"is inside {existing}, which is a file"
+        raise NotADirectoryError(
+            f"--checkpoint-dir {directory} {what}, not a folder; choose a folder for the checkpoints.")
+
+
 def _check_fresh_directory(directory: Path) -> None:
     latest = ckpt.latest_checkpoint(directory)
     if latest is not None:
@@ -126,6 +137,50 @@ def _check_fresh_directory(directory: Path) -> None:
             f"{directory} already holds checkpoints (latest: {latest.name}). Pass --resume to "
             f"continue that run, or choose an empty --checkpoint-dir; existing checkpoints are "
             f"never overwritten."
+        )
+
+
+def _check_progress(path: Path, state: dict, config: TrainConfig) -> None:
+    """The finished-epoch count must agree with the file name, the history and ``--epochs``."""
+    epoch = state["epoch"]
+    problem = None
+    history = state["history"] if isinstance(state["history"], dict) else {}
+    lengths = {k: len(v) for k, v in history.items() if isinstance(v, list)}
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        problem = f"its finished-epoch count is {epoch!r}, not an integer >= 0"
+    elif ckpt.checkpoint_path(path.parent, epoch).name != path.name:
+        problem = f"it says {epoch} finished epoch(s), but its file name says otherwise"
+    elif history.get("epoch") != list(range(1, epoch + 1)) or set(lengths.values()) - {epoch}:
+        problem = (f"it says {epoch} finished epoch(s), but its history holds "
+                   f"{history.get('epoch')!r} (lengths {lengths})")
+    elif epoch > config.epochs:
+        problem = (f"it says {epoch} finished epoch(s), more than this run's --epochs "
+                   f"{config.epochs}")
+    if problem is not None:
+        raise ckpt.CheckpointError(
+            f"{path} contradicts itself: {problem}. It was not written by an intact run_training "
+            f"(edited or damaged?). The file was left as it is; move it away to resume from the "
+            f"previous checkpoint."
+        )
+
+
+def _check_finite_state(path: Path, state: dict) -> None:
+    """Refuse a checkpoint whose weights (or optimizer state) hold NaN or inf."""
+    bad = []
+    optimizer_state = state["optimizer"].get("state", {}) if isinstance(state["optimizer"], dict) else {}
+    items = [(f"model {k}", v) for k, v in state["model"].items()] + [
+        (f"optimizer state {k}[{name!r}]", v) for k, entry in optimizer_state.items()
+        if isinstance(entry, dict) for name, v in entry.items()]
+    for name, value in items:
+        if isinstance(value, torch.Tensor) and value.is_floating_point() \
+                and not bool(torch.isfinite(value).all()):
+            bad.append(f"{name} ({int((~torch.isfinite(value)).sum())} of {value.numel()})")
+    if bad:
+        raise ckpt.CheckpointError(
+            f"{path} holds non-finite values (NaN or inf) in {', '.join(bad[:4])}"
+            f"{' ...' if len(bad) > 4 else ''}: the run had diverged before this checkpoint, and "
+            f"training on from it would only report chance accuracy. Resume from an earlier "
+            f"checkpoint (move this one away) with a smaller --lr. The file was left as it is."
         )
 
 
@@ -148,6 +203,8 @@ def _load_for_resume(directory: Path, config: TrainConfig, world_size: int,
             f"not modified.")
     ckpt.check_config_compatible(state["config"], config.to_dict(), ignore=RESUME_MAY_CHANGE,
                                  where=f"checkpoint {path}")
+    _check_progress(path, state, config)
+    _check_finite_state(path, state)
     saved_world = state.get("world_size", 1)
     if saved_world != world_size:
         raise ckpt.CheckpointError(
@@ -186,6 +243,8 @@ def run_training(config: TrainConfig, options: Optional[RunOptions] = None,
         device = ctx.device if ctx is not None else resolve_device(config.device)
         world_size = 1 if ctx is None else ctx.world_size
         directory = None if options.checkpoint_dir is None else Path(options.checkpoint_dir)
+        if directory is not None:
+            _check_directory(directory)
 
         saved = None
         if directory is not None:
@@ -197,7 +256,7 @@ def run_training(config: TrainConfig, options: Optional[RunOptions] = None,
                 ckpt.remove_stale_temporaries(directory)
 
         # set-up in the order fit() uses, so the RNG state after it is the same
-        torch.manual_seed(config.seed)
+        seed_everything(config.seed)
         data = load_dataset(config.dataset, root=config.data_root, seed=config.seed,
                             download=config.download, n_train=config.n_train, n_test=config.n_test)
         model = build_model(config.model_config(data.info.in_shape, data.info.n_classes))

@@ -26,7 +26,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ._checks import check_spike_trace_pair, has_parameters
+from ._checks import apply_to_trace, check_pair_module, check_spike_trace_pair, has_parameters
 
 __all__ = ["SpikeTraceOp"]
 
@@ -63,7 +63,10 @@ class SpikeTraceOp(nn.Module):
 
     Raises:
         ValueError: if ``module`` has parameters (use ``GradwithTrace``), or is a
-            ``torch.nn`` dropout (use ``ottt_edu.Dropout``).
+            ``torch.nn`` dropout (use ``ottt_edu.Dropout``); at the first call, if it would
+            differ between spike and trace (BatchNorm in training, a nested ``torch.nn`` dropout,
+            ``RReLU``, a neuron, any module that draws random numbers or updates a buffer per
+            call).
 
     Reference: Xiao et al., NeurIPS 2022; SpikingJelly
     ``activation_based.layer.online_learning.SpikeTraceOp``.
@@ -78,7 +81,8 @@ class SpikeTraceOp(nn.Module):
 
     def forward(self, x: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         spike, trace = check_spike_trace_pair(x, "SpikeTraceOp")
+        info = check_pair_module(self.module, "SpikeTraceOp")  # cached after the first call
         spike = self.module(spike)
         with torch.no_grad():
-            trace = self.module(trace)
+            trace = apply_to_trace(self.module, info, trace, "SpikeTraceOp")
         return [spike, trace]

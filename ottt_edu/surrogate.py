@@ -79,9 +79,12 @@ class Sigmoid(nn.Module):
 
     def __init__(self, alpha: float = 4.0, spiking: bool = True) -> None:
         super().__init__()
+        from ._checks import real_number
+
+        alpha = real_number(alpha, "alpha", "surrogate.Sigmoid")
         if not alpha > 0:
             raise ValueError(f"alpha must be positive, got {alpha!r}; try the default alpha=4.0.")
-        self.alpha = float(alpha)
+        self.alpha = alpha
         self.spiking = spiking
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -44,15 +44,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import random
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, ContextManager, Iterable, Optional, Sequence, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ._checks import ArgumentTypeError, int_tuple, integer, real_number, seed_value
 from .cifar import ce_mse_loss
 from .data import DATASETS, DatasetSplits, load_dataset
 from .encoding import ENCODINGS, make_encoder
@@ -87,6 +90,7 @@ __all__ = [
     "predict",
     "fit",
     "resolve_device",
+    "seed_everything",
 ]
 
 METHODS = ("ottt_a", "ottt_o", "bptt", "sltt", "fptt")
@@ -166,8 +170,22 @@ class TrainConfig:
     fptt_alpha: float = DEFAULT_FPTT_ALPHA
 
     def __post_init__(self) -> None:
-        self.hidden = tuple(int(h) for h in self.hidden)
-        self.channels = tuple(int(c) for c in self.channels)
+        where = "TrainConfig"
+        self.hidden = int_tuple(self.hidden, "hidden", where)
+        self.channels = int_tuple(self.channels, "channels", where)
+        for name in ("T", "epochs", "batch_size"):
+            setattr(self, name, integer(getattr(self, name), name, where, minimum=1))
+        for name in ("n_train", "n_test"):
+            if getattr(self, name) is not None:
+                setattr(self, name, integer(getattr(self, name), name, where, minimum=1))
+        for name in ("tau", "lr", "momentum", "weight_decay", "dropout", "width"):
+            setattr(self, name, real_number(getattr(self, name), name, where))
+        self.seed = seed_value(self.seed, "seed", where)
+        for name in ("dataset", "model", "method", "optimizer", "scheduler", "encoding", "loss",
+                     "device"):
+            if not isinstance(getattr(self, name), str):
+                raise ArgumentTypeError(
+                    f"{where}: {name} must be a str, got {type(getattr(self, name)).__name__}.")
         checks = [
             (self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; choose one of {sorted(DATASETS)}."),
             (self.model in MODELS, f"unknown model {self.model!r}; choose one of {sorted(MODELS)}."),
@@ -199,6 +217,12 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if self.encoding == "poisson" and DATASETS[self.dataset].info.normalized:
+            raise ValueError(
+                f"encoding 'poisson' needs pixel values in [0, 1] (they are firing probabilities), "
+                f"but {self.dataset} images are normalised per channel (mean 0, std 1); use "
+                f"encoding 'direct' (--encoding direct), the paper's setting for {self.dataset}."
+            )
 
     @property
     def neuron(self) -> str:
@@ -215,6 +239,18 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's, numpy's and Python's global generators with ``seed`` (in ``[0, 2**32-1]``).
+
+    ``fit`` and ``run_training`` call it first, so two runs with the same seed start from the
+    same state of all three (checkpoints store all three states too).
+    """
+    seed = seed_value(seed)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -524,7 +560,7 @@ def fit(config: TrainConfig, *, data: Optional[DatasetSplits] = None,
     from tqdm.auto import tqdm
 
     device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
+    seed_everything(config.seed)
     if data is None:
         data = load_dataset(config.dataset, root=config.data_root, seed=config.seed,
                             download=config.download, n_train=config.n_train, n_test=config.n_test)

@@ -1,5 +1,6 @@
-"""Kill a training process with SIGKILL in the middle of an epoch, resume it, and get exactly
-the weights and history of a run that was never interrupted (same seed)."""
+"""Kill a training process with SIGKILL in the middle of an epoch, or in the middle of writing a
+checkpoint, resume it, and get exactly the weights and history of a run that was never
+interrupted (same seed); a kill never leaves a half-written checkpoint."""
 from __future__ import annotations
 
 import json
@@ -35,10 +36,72 @@ def without_time(history: dict) -> dict:
     return {k: v for k, v in history.items() if k != "time"}   # wall-clock seconds differ
 
 
-def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path):
-    ref_dir, run_dir = tmp_path / "reference", tmp_path / "killed"
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run: its checkpoint directory and JSON history."""
+    tmp_path = tmp_path_factory.mktemp("reference")
+    ref_dir = tmp_path / "reference"
     subprocess.run(cli("--checkpoint-dir", str(ref_dir), "--json", str(tmp_path / "ref.json")),
                    check=True, env=env(), timeout=120)
+    return ref_dir, tmp_path / "ref.json"
+
+
+def assert_same_final_checkpoint(ref_dir, run_dir) -> None:
+    ref, got = load_checkpoint(ref_dir / "epoch_0003.pt"), load_checkpoint(run_dir / "epoch_0003.pt")
+    assert ref["model"].keys() == got["model"].keys()
+    for k in ref["model"]:
+        assert torch.equal(ref["model"][k], got["model"][k]), f"weights {k} differ"
+    for k, buf in ref["optimizer"]["state"].items():
+        assert torch.equal(buf["momentum_buffer"], got["optimizer"]["state"][k]["momentum_buffer"])
+    assert ref["scheduler"] == got["scheduler"]
+    assert without_time(ref["history"]) == without_time(got["history"])
+    assert ref["history"]["epoch"] == [1, 2, 3]
+
+
+# Runs the CLI and SIGKILLs itself half-way through writing the second checkpoint's bytes.
+KILL_INSIDE_SECOND_CHECKPOINT_WRITE = """
+import os, signal, sys, tempfile, types
+import ottt_edu.checkpoint as ck
+files, doomed, real_write = [0], set(), os.write
+def mkstemp(*a, **k):
+    fd, name = tempfile.mkstemp(*a, **k)
+    files[0] += 1
+    if files[0] == 2:
+        doomed.add(fd)
+    return fd, name
+def write(fd, data):
+    if fd in doomed:
+        real_write(fd, bytes(data[: len(data) // 2]))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_write(fd, data)
+ck.tempfile = types.SimpleNamespace(mkstemp=mkstemp)
+ck.os.write = write
+from ottt_edu.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigkill_inside_a_checkpoint_write_then_resume_equals_uninterrupted_run(tmp_path, reference):
+    ref_dir, _ = reference
+    run_dir = tmp_path / "killed"
+    proc = subprocess.run([sys.executable, "-c", KILL_INSIDE_SECOND_CHECKPOINT_WRITE, *ARGS,
+                           "--checkpoint-dir", str(run_dir)], env=env(), timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert names[0].startswith(".epoch_0002.pt.") and names[0].endswith(".tmp")  # half a tmp
+    assert names[1:] == ["epoch_0001.pt"]                 # never a half-written checkpoint
+    assert load_checkpoint(run_dir / "epoch_0001.pt")["epoch"] == 1
+
+    subprocess.run(cli("--checkpoint-dir", str(run_dir), "--resume"), check=True, env=env(),
+                   timeout=120)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["epoch_0001.pt", "epoch_0002.pt",
+                                                         "epoch_0003.pt"]   # stale tmp removed
+    assert_same_final_checkpoint(ref_dir, run_dir)
+
+
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path, reference):
+    ref_dir, ref_json = reference
+    run_dir = tmp_path / "killed"
 
     proc = subprocess.Popen(cli("--checkpoint-dir", str(run_dir)), env=env())
     first = run_dir / "epoch_0001.pt"
@@ -55,15 +118,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path):
     subprocess.run(cli("--checkpoint-dir", str(run_dir), "--resume", "--json",
                        str(tmp_path / "resumed.json")), check=True, env=env(), timeout=120)
 
-    ref, got = load_checkpoint(ref_dir / "epoch_0003.pt"), load_checkpoint(run_dir / "epoch_0003.pt")
-    assert ref["model"].keys() == got["model"].keys()
-    for k in ref["model"]:
-        assert torch.equal(ref["model"][k], got["model"][k]), f"weights {k} differ"
-    for k, buf in ref["optimizer"]["state"].items():
-        assert torch.equal(buf["momentum_buffer"], got["optimizer"]["state"][k]["momentum_buffer"])
-    assert ref["scheduler"] == got["scheduler"]
-    assert without_time(ref["history"]) == without_time(got["history"])
-    assert ref["history"]["epoch"] == [1, 2, 3]
-    ref_json = json.loads((tmp_path / "ref.json").read_text())
+    assert_same_final_checkpoint(ref_dir, run_dir)
+    ref_json = json.loads(ref_json.read_text())
     got_json = json.loads((tmp_path / "resumed.json").read_text())
     assert without_time(ref_json["history"]) == without_time(got_json["history"])
