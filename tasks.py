@@ -247,6 +247,17 @@ def bench_memory(args) -> None:
     _run([ensure_env(args.python), "benchmarks/memory_time.py", "--threads", "2", *args.rest], cwd=ROOT)
 
 
+def bench_online(args) -> None:
+    _run([ensure_env(args.python), "benchmarks/online_methods.py", "--threads", "1", *args.rest], cwd=ROOT)
+
+
+def bench_load(args) -> None:
+    """Thread counts and notebooks 06/07, idle and beside two CPU burners (one run each)."""
+    py = ensure_env(args.python)
+    _run([py, "benchmarks/threads.py", *args.rest], cwd=ROOT)
+    _run([py, "benchmarks/notebooks_under_load.py"], cwd=ROOT)
+
+
 def check_lock(args) -> None:
     _run([ensure_env(args.python), "scripts/check_lock.py", *args.rest], cwd=ROOT)
 
@@ -297,6 +308,8 @@ COMMANDS = {
     "figures": (figures, "rewrite the README pictures in docs/img/"),
     "bench-fast": (bench_fast, "benchmarks/fast_path.py (one thread, 15 repeats)"),
     "bench-memory": (bench_memory, "benchmarks/memory_time.py (two threads)"),
+    "bench-online": (bench_online, "benchmarks/online_methods.py: the five methods vs BPTT"),
+    "bench-load": (bench_load, "benchmarks/threads.py and notebooks_under_load.py (two CPU burners)"),
     "check-lock": (check_lock, "resolve the lock for every supported platform (downloads wheels)"),
     "lock": (lock, "re-pin the lock from .venv after a deliberate upgrade"),
     "clean": (clean, "remove .venv and build outputs"),
@@ -305,7 +318,7 @@ COMMANDS = {
 
 # Commands whose further arguments go unchanged to the tool they run (pytest, jupyter lab, ...).
 PASS_THROUGH = ("env", "lab", "test", "test-portable", "figures", "bench-fast", "bench-memory",
-                "check-lock", "lock", "clean")
+                "bench-online", "bench-load", "check-lock", "lock", "clean")
 
 
 def parser() -> argparse.ArgumentParser:
