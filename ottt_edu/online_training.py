@@ -355,19 +355,10 @@ def online_backward(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
     ``0..T-2`` run inside ``sync_context()`` (DDP's ``no_sync``), as ``train.ottt_backward``.
     ``x_seq`` is ``(T, B, ...)``.
     """
-    from .train import StepResult
+    from .train import ottt_backward
 
-    T = _check_batch(x_seq, y, "online_backward")
-    total, out_sum = 0.0, None
-    for t in range(T):
-        with (sync_context() if t < T - 1 else contextlib.nullcontext()):
-            out = model(x_seq[t])                       # (B, n_classes)
-            loss = loss_fn(out, y) / T
-            loss.backward()
-        detach_net(model)
-        total += loss.item()
-        out_sum = out.detach() if out_sum is None else out_sum + out.detach()
-    return StepResult(total, out_sum)
+    _check_batch(x_seq, y, "online_backward")
+    return ottt_backward(model, x_seq, y, loss_fn, sync_context, detach_state=True)
 
 
 def sltt_step(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,

@@ -59,7 +59,7 @@ from ._checks import ArgumentTypeError, int_tuple, integer, real_number, seed_va
 from .cifar import ce_mse_loss
 from .data import DATASETS, DatasetSplits, load_dataset
 from .encoding import ENCODINGS, make_encoder
-from .memory import reset_net
+from .memory import detach_net, reset_net
 from .models import MODELS, ModelConfig, build_model
 from .online_training import DEFAULT_FPTT_ALPHA, FPTTStep, fptt_step, sltt_step
 
@@ -312,13 +312,15 @@ def _check_sequence(x_seq: torch.Tensor, y: torch.Tensor) -> int:
 
 def ottt_backward(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
                   loss_fn: LossFn = cross_entropy_loss,
-                  sync_context: SyncContext = contextlib.nullcontext) -> StepResult:
+                  sync_context: SyncContext = contextlib.nullcontext, *,
+                  detach_state: bool = False) -> StepResult:
     """Forward and backward one time step at a time; gradients accumulate in ``.grad``.
 
     ``x_seq`` is ``(T, B, ...)``. Steps ``0..T-2`` run their forward *and* backward pass inside
     ``sync_context()`` (DDP: ``model.no_sync``; DDP decides at forward time whether the next
     backward all-reduces), the last step outside it, so gradients are averaged once. Does not
-    reset the network and does not zero the gradients.
+    reset the network and does not zero the gradients. ``detach_state``: ``detach_net`` after
+    every step (``online_training.online_backward``).
     """
     T = _check_sequence(x_seq, y)
     total, out_sum = 0.0, None
@@ -327,6 +329,8 @@ def ottt_backward(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
             out = model(x_seq[t])                           # (B, n_classes)
             loss = loss_fn(out, y) / T
             loss.backward()
+        if detach_state:
+            detach_net(model)
         total += loss.item()
         out_sum = out.detach() if out_sum is None else out_sum + out.detach()
     return StepResult(total, out_sum)

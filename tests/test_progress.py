@@ -7,7 +7,7 @@ without help from the time throttle (a loaded machine is slow), so the test swit
 import tqdm.auto
 import tqdm.std
 
-from ottt_edu import train
+
 from ottt_edu.train import PROGRESS_REFRESHES, TrainConfig, fit
 
 
