@@ -262,7 +262,8 @@ def lab(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                     raise RuntimeError(f"JupyterLab did not start in {limit(SERVER_START_S):.0f} s:"
                                        f"\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.5)
-        yield {"url": url, "token": token, "log": log_path, "chromium": chromium_path}
+        yield {"url": url, "token": token, "log": log_path, "chromium": chromium_path,
+               "root": work / "notebooks"}
     finally:
         _stop_server(proc, url, token)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -526,6 +527,22 @@ def test_text_twin_opens_as_a_notebook(browser, lab):
             _screenshot(page, "twin-not-opened")
             raise AssertionError(f"{TWIN} did not open as a notebook with {cells} cells") from None
         _screenshot(page, "03_replace_for_grad-md-as-notebook")
+        # Saving in JupyterLab writes both files of the pair (the pairing is in jupytext.toml).
+        marker = "Edited in JupyterLab: saved to both files."
+        page.evaluate("(m) => { const w = window.jupyterapp.shell.currentWidget;"
+                      " const c = w.content.model.cells.get(0);"
+                      " c.sharedModel.setSource(c.sharedModel.getSource() + '\\n\\n' + m); }", marker)
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        ipynb, md = lab["root"] / TWIN.replace(".md", ".ipynb"), lab["root"] / TWIN
+        deadline = time.monotonic() + limit(WIDGET_S)
+        while not (marker in md.read_text(encoding="utf-8") and marker in ipynb.read_text(encoding="utf-8")):
+            if time.monotonic() > deadline:
+                _screenshot(page, "twin-not-saved")
+                raise AssertionError(f"saving {TWIN} in JupyterLab did not update both {TWIN} and its .ipynb")
+            time.sleep(0.5)
+        saved = nbformat.read(ipynb, as_version=4)
+        assert len(saved.cells) == cells and marker in saved.cells[0].source
+        assert any(c.get("outputs") for c in saved.cells if c.cell_type == "code"), "outputs were lost"
     finally:
         context.close()
         _shutdown_kernels(lab)
