@@ -111,21 +111,21 @@ def ensure_env(python: str | None = None) -> Path:
     ``.venv`` is kept and a new one is made with the interpreter running this file. A ``.venv``
     made by another interpreter than the one asked for is rebuilt.
     """
-    asked = python or sys.executable
-    info = _describe(asked)
-    _check_version(info, asked)
     have = _venv_base_prefix()
-    if have is not None and python is not None and os.path.realpath(have) != os.path.realpath(info["base_prefix"]):
-        print(f"{VENV.name} was made by another interpreter ({have}); rebuilding it with {asked}")
-        shutil.rmtree(VENV)
-        have = None
-    if have is None:
-        if VENV.exists():
-            shutil.rmtree(VENV)
-        _run([asked, "-m", "venv", VENV])
-    else:
+    if python is None and have is not None:      # keep the working .venv, whoever runs this file
         info = _describe(str(venv_python()))
         _check_version(info, str(venv_python()))
+    else:
+        asked = python or sys.executable
+        info = _describe(asked)
+        _check_version(info, asked)
+        if have is not None and os.path.realpath(have) != os.path.realpath(info["base_prefix"]):
+            print(f"{VENV.name} was made by another interpreter ({have}); rebuilding it with {asked}")
+            have = None
+        if have is None:
+            if VENV.exists():
+                shutil.rmtree(VENV)
+            _run([asked, "-m", "venv", VENV])
     py = venv_python()
     want = _fingerprint(info)
     if STAMP.exists() and STAMP.read_text().strip() == want:

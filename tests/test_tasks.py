@@ -103,3 +103,20 @@ def test_normalize_drops_timing_and_python_version(tmp_path):
     tasks.normalize(nb)
     text = nb.read_text()
     assert "3.12.1" not in text and "execution" not in text and "jupytext" not in text
+
+
+def test_existing_venv_is_kept_when_no_interpreter_is_named(monkeypatch, tmp_path):
+    """`make test` after `make PYTHON=python3.12 test`: the 3.12 .venv stays, nothing is rebuilt."""
+    venv = tmp_path / ".venv"
+    venv.mkdir()
+    calls = []
+    monkeypatch.setattr(tasks, "VENV", venv)
+    monkeypatch.setattr(tasks, "STAMP", venv / ".stamp")
+    monkeypatch.setattr(tasks, "_venv_base_prefix", lambda: "/py312")
+    monkeypatch.setattr(tasks, "_describe", lambda py: {"version": [3, 12, 1], "base_prefix": "/py312",
+                                                        "executable": py})
+    monkeypatch.setattr(tasks, "_run", lambda cmd, **kw: calls.append([str(c) for c in cmd]))
+    monkeypatch.setattr(tasks, "_fingerprint", lambda info: "f")
+    (venv / ".stamp").write_text("f\n")
+    assert tasks.ensure_env(None) == tasks.venv_python(venv)
+    assert calls == [] and venv.exists()
