@@ -46,8 +46,9 @@ class TaskError(Exception):
 
 # --------------------------------------------------------------------------- the environment
 
-def venv_python(venv: Path = VENV) -> Path:
+def venv_python(venv: Path | None = None) -> Path:
     """The interpreter inside ``venv`` (``Scripts\\python.exe`` on Windows)."""
+    venv = VENV if venv is None else venv
     if os.name == "nt":
         return venv / "Scripts" / "python.exe"
     return venv / "bin" / "python"
