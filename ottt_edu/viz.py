@@ -94,6 +94,15 @@ def _color(name: str, i: int) -> str:
     return PALETTE.get(name, CYCLE[i % len(CYCLE)])
 
 
+#: Series labels that keep their method's colour in every plot (curves, grouped bars, lines).
+METHOD_NAMES = ("OTTT", "BPTT", "OTTT_A", "OTTT_O", "SLTT", "FPTT")
+
+
+def _series_color(label: Any, i: int) -> str:
+    """A method's fixed colour for a method name, else the i-th colour of ``CYCLE``."""
+    return PALETTE[label] if label in METHOD_NAMES else CYCLE[i % len(CYCLE)]
+
+
 def _to_numpy(x: Any, name: str) -> np.ndarray:
     """Tensor / array / sequence -> float64 NumPy array, with a clear error otherwise."""
     if isinstance(x, torch.Tensor):
@@ -416,7 +425,7 @@ def plot_cosine_similarity(ax: Axes, cos_by_layer: Mapping[str, Any]
     for i, (label, d) in enumerate(groups.items()):
         vals = np.array([float(d[k]) for k in layers])
         offset = (i - (len(groups) - 1) / 2) * width
-        color = PALETTE["bar"] if label is None else CYCLE[i % len(CYCLE)]
+        color = PALETTE["bar"] if label is None else _series_color(label, i)
         out[label] = ax.bar(x + offset, vals, width, color=color,
                             label=None if label is None else str(label))
     ax.set_xticks(x, [str(k) for k in layers])
@@ -493,7 +502,7 @@ def plot_learning_curves(ax: Axes, history: Mapping[str, Sequence[float]],
     lines = {}
     for i, k in enumerate(keys):
         (lines[k],) = ax.plot(x, _check_1d(history[k], f"history[{k!r}]"), "o-", ms=3,
-                              lw=LINEWIDTH, color=CYCLE[i % len(CYCLE)], label=k)
+                              lw=LINEWIDTH, color=_series_color(k, i), label=k)
     if all(k.endswith("acc") for k in keys):
         ylabel = "accuracy"
     elif all(k.endswith("loss") for k in keys):

@@ -231,6 +231,16 @@ def test_method_bars(ax):
     assert ax.get_ylim()[1] > 3.0
 
 
+def test_method_names_keep_their_colour_in_curves_and_grouped_bars(ax):
+    hist = {"epoch": [1, 2], "SLTT": [0.5, 0.6], "custom": [0.1, 0.2]}
+    lines = viz.plot_learning_curves(ax, hist, keys=("SLTT", "custom"))
+    assert lines["SLTT"].get_color() == viz.PALETTE["SLTT"]
+    assert lines["custom"].get_color() == viz.CYCLE[1]
+    out = viz.plot_cosine_similarity(Figure().add_subplot(), {"FPTT": {"fc1": 0.9}, "T=2": {"fc1": 0.8}})
+    assert out["FPTT"][0].get_facecolor() == matplotlib.colors.to_rgba(viz.PALETTE["FPTT"])
+    assert out["T=2"][0].get_facecolor() == matplotlib.colors.to_rgba(viz.CYCLE[1])
+
+
 def test_method_bars_errors(ax):
     with pytest.raises(ValueError, match="empty"):
         viz.plot_method_bars(ax, {}, ylabel="x")
