@@ -40,6 +40,7 @@ __all__ = [
     "plot_grad_paths",
     "plot_memory_vs_T",
     "plot_cosine_similarity",
+    "plot_method_bars",
     "plot_learning_curves",
     "plot_confusion_matrix",
     "plot_firing_rates",
@@ -58,8 +59,12 @@ PALETTE: dict[str, str] = {
     "bar": "#56B4E9",
     "OTTT": "#009E73",
     "BPTT": "#CC79A7",
+    "OTTT_A": "#009E73",
+    "OTTT_O": "#56B4E9",
+    "SLTT": "#E69F00",
+    "FPTT": "#0072B2",
 }
-#: Colours for series without a fixed colour (methods other than OTTT/BPTT, history keys).
+#: Colours for series without a fixed colour (other methods, history keys).
 CYCLE: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 LINEWIDTH = 1.8
 GRID_ALPHA = 0.3
@@ -87,6 +92,15 @@ def style_axis(ax: Axes, xlabel: Optional[str] = None, ylabel: Optional[str] = N
 
 def _color(name: str, i: int) -> str:
     return PALETTE.get(name, CYCLE[i % len(CYCLE)])
+
+
+#: Series labels that keep their method's colour in every plot (curves, grouped bars, lines).
+METHOD_NAMES = ("OTTT", "BPTT", "OTTT_A", "OTTT_O", "SLTT", "FPTT")
+
+
+def _series_color(label: Any, i: int) -> str:
+    """A method's fixed colour for a method name, else the i-th colour of ``CYCLE``."""
+    return PALETTE[label] if label in METHOD_NAMES else CYCLE[i % len(CYCLE)]
 
 
 def _to_numpy(x: Any, name: str) -> np.ndarray:
@@ -411,7 +425,7 @@ def plot_cosine_similarity(ax: Axes, cos_by_layer: Mapping[str, Any]
     for i, (label, d) in enumerate(groups.items()):
         vals = np.array([float(d[k]) for k in layers])
         offset = (i - (len(groups) - 1) / 2) * width
-        color = PALETTE["bar"] if label is None else CYCLE[i % len(CYCLE)]
+        color = PALETTE["bar"] if label is None else _series_color(label, i)
         out[label] = ax.bar(x + offset, vals, width, color=color,
                             label=None if label is None else str(label))
     ax.set_xticks(x, [str(k) for k in layers])
@@ -423,6 +437,38 @@ def plot_cosine_similarity(ax: Axes, cos_by_layer: Mapping[str, Any]
         ax.legend(fontsize="small")
         return out
     return out[None]
+
+
+def plot_method_bars(ax: Axes, values_by_method: Mapping[str, float], *, ylabel: str,
+                     title: Optional[str] = None, reference: Optional[float] = None,
+                     fmt: str = "{:.2f}") -> BarContainer:
+    """One bar per training method (e.g. time per iteration / BPTT's, or test accuracy).
+
+    Each bar is labelled with its value (``fmt``); methods with a fixed colour in ``PALETTE``
+    (``BPTT``, ``OTTT_A``, ``OTTT_O``, ``SLTT``, ``FPTT``) get it. ``reference`` draws a dotted
+    horizontal line there (e.g. 1.0 for a ratio to BPTT).
+
+    Args:
+        values_by_method: ``{"BPTT": 1.0, "OTTT_A": 1.6, ...}``, finite numbers.
+    Returns:
+        the ``BarContainer`` (bars in the order of ``values_by_method``).
+    """
+    if not values_by_method:
+        raise ValueError("values_by_method is empty; pass e.g. {'BPTT': 1.0, 'SLTT': 1.2}.")
+    names = [str(k) for k in values_by_method]
+    vals = _to_numpy([float(v) for v in values_by_method.values()], "values_by_method")
+    if not np.all(np.isfinite(vals)):
+        raise ValueError(f"values_by_method must be finite numbers, got {dict(zip(names, vals.tolist()))}.")
+    x = np.arange(len(names))
+    bars = ax.bar(x, vals, color=[_color(n, i) for i, n in enumerate(names)])
+    ax.bar_label(bars, labels=[fmt.format(v) for v in vals], fontsize="small", padding=2)
+    ax.set_xticks(x, names)
+    if reference is not None:
+        ax.axhline(float(reference), color="#444444", lw=0.8, ls=":")
+    top = max(float(vals.max()), 0.0 if reference is None else float(reference))
+    ax.set_ylim(min(0.0, float(vals.min()) * 1.15), top * 1.15 if top > 0 else 1.0)
+    style_axis(ax, "method", ylabel, title)
+    return bars
 
 
 # -- training -------------------------------------------------------------------------------
@@ -456,7 +502,7 @@ def plot_learning_curves(ax: Axes, history: Mapping[str, Sequence[float]],
     lines = {}
     for i, k in enumerate(keys):
         (lines[k],) = ax.plot(x, _check_1d(history[k], f"history[{k!r}]"), "o-", ms=3,
-                              lw=LINEWIDTH, color=CYCLE[i % len(CYCLE)], label=k)
+                              lw=LINEWIDTH, color=_series_color(k, i), label=k)
     if all(k.endswith("acc") for k in keys):
         ylabel = "accuracy"
     elif all(k.endswith("loss") for k in keys):

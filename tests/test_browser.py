@@ -4,7 +4,7 @@ What it checks, in the browser a student uses:
     * every notebook in ``notebooks/`` that uses ``ottt_edu.widgets`` opens in JupyterLab, runs
       all its cells, and every widget output renders (no "Error displaying widget", no stuck
       "Loading widget");
-    * in ``09_explorers.ipynb`` one slider of each explorer is dragged and the explorer's figure
+    * in ``10_explorers.ipynb`` one slider of each explorer is dragged and the explorer's figure
       (its ``<img>``) changes.
 Screenshots go to ``test-artifacts/browser/`` (git-ignored).
 
@@ -41,7 +41,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-PLAYGROUND = "09_explorers.ipynb"
+PLAYGROUND = "10_explorers.ipynb"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -434,19 +434,19 @@ def test_widget_notebooks_are_discovered():
 
 
 def test_playground_sliders_change_plots(browser, lab):
-    """09: all explorers render; dragging one slider of each changes its figure."""
+    """10: all explorers render; dragging one slider of each changes its figure."""
     expected = expected_widget_outputs(NOTEBOOKS / PLAYGROUND)
     context, page = open_and_run_all(browser, lab, PLAYGROUND)
     try:
         check_widgets_rendered(page, PLAYGROUND, expected)
         explorers = page.locator(".ottt-explorer")
         assert explorers.count() == expected
-        _screenshot(page, "09_explorers-after-run-all")
+        _screenshot(page, "10_explorers-after-run-all")
         for i in range(expected):
             explorer = explorers.nth(i)
             explorer.scroll_into_view_if_needed()
             title = explorer.locator(".widget-html").first.inner_text().strip()
-            stem = f"09_explorers-{i}-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+            stem = f"10_explorers-{i}-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
             img = explorer.locator("img").first
             src_before = img.get_attribute("src")
             readout = explorer.locator(".widget-slider .widget-readout").first

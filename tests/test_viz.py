@@ -217,6 +217,37 @@ def test_cosine_similarity_errors(ax, bad, match):
         viz.plot_cosine_similarity(ax, bad)
 
 
+def test_method_bars(ax):
+    bars = viz.plot_method_bars(ax, {"BPTT": 1.0, "SLTT": 1.25, "custom": 3.0}, ylabel="time / BPTT",
+                                title="Time", reference=1.0)
+    assert isinstance(bars, BarContainer) and len(bars) == 3
+    assert [p.get_height() for p in bars] == [1.0, 1.25, 3.0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["BPTT", "SLTT", "custom"]
+    assert [t.get_text() for t in ax.texts] == ["1.00", "1.25", "3.00"]       # value labels
+    assert bars[0].get_facecolor() == matplotlib.colors.to_rgba(viz.PALETTE["BPTT"])
+    assert bars[1].get_facecolor() == matplotlib.colors.to_rgba(viz.PALETTE["SLTT"])
+    assert ax.get_ylabel() == "time / BPTT" and ax.get_title() == "Time"
+    assert [tuple(l.get_ydata()) for l in ax.lines] == [(1.0, 1.0)]          # the reference line
+    assert ax.get_ylim()[1] > 3.0
+
+
+def test_method_names_keep_their_colour_in_curves_and_grouped_bars(ax):
+    hist = {"epoch": [1, 2], "SLTT": [0.5, 0.6], "custom": [0.1, 0.2]}
+    lines = viz.plot_learning_curves(ax, hist, keys=("SLTT", "custom"))
+    assert lines["SLTT"].get_color() == viz.PALETTE["SLTT"]
+    assert lines["custom"].get_color() == viz.CYCLE[1]
+    out = viz.plot_cosine_similarity(Figure().add_subplot(), {"FPTT": {"fc1": 0.9}, "T=2": {"fc1": 0.8}})
+    assert out["FPTT"][0].get_facecolor() == matplotlib.colors.to_rgba(viz.PALETTE["FPTT"])
+    assert out["T=2"][0].get_facecolor() == matplotlib.colors.to_rgba(viz.CYCLE[1])
+
+
+def test_method_bars_errors(ax):
+    with pytest.raises(ValueError, match="empty"):
+        viz.plot_method_bars(ax, {}, ylabel="x")
+    with pytest.raises(ValueError, match="finite"):
+        viz.plot_method_bars(ax, {"BPTT": float("nan")}, ylabel="x")
+
+
 # -- training ----------------------------------------------------------------------------------
 def test_learning_curves_use_epochs(ax):
     hist = {"epoch": [1, 2, 3], "train_acc": [0.1, 0.5, 0.8], "test_acc": [0.1, 0.4, 0.7],
