@@ -177,6 +177,40 @@ _FIRST_SPIKE_CASES = [  # (x, tau, v_threshold), away from exact ties
     (1.5, 2.0, 1.0), (0.6, 2.0, 1.0), (0.4, 2.0, 1.0), (0.3, 5.0, 1.0),
     (0.15, 10.0, 1.0), (0.9, 3.0, 2.0), (0.05, 10.0, 1.0), (0.26, 4.0, 1.0),
 ]
+# Exact ties, v[t] == v_threshold in exact binary arithmetic (the neuron fires: v >= v_threshold);
+# log(1 - v_threshold (1 - k) / x) / log(k) is an exact integer n here, the spike is at n - 1.
+_FIRST_SPIKE_TIES = [
+    (0.5, 2.0, 0.75), (0.5, 2.0, 0.875), (0.25, 2.0, 0.375), (1.0, 2.0, 1.0),
+    (0.75, 4.0, 1.3125), (0.5, 2.0, 0.9375),
+]
+
+
+def _first_spike_by(x: float, tau: float, thr: float, charge: Callable[[float], float],
+                    strict: bool = False, T_max: int = 2000) -> Optional[int]:
+    """First spike of ``v = charge(v)`` from ``v = 0`` (a model of a wrong answer, for hints)."""
+    v = 0.0
+    for t in range(T_max):
+        v = charge(v)
+        if (v > thr) if strict else (v >= thr):
+            return t
+    return None
+
+
+def _first_spike_mistakes(x: float, tau: float, thr: float) -> dict[str, Optional[int]]:
+    """What common wrong answers give for one case, keyed by the hint that names the mistake."""
+    k = 1.0 - 1.0 / tau
+    return {
+        "an exact tie fires: the neuron spikes when v[t] >= v_threshold, and here "
+        "v[t] == v_threshold exactly at the expected step (e.g. x=0.5, tau=2, v_threshold=0.75 "
+        "fires at t=1). A strict v > v_threshold, or floor(n) in place of ceil(n) - 1, misses "
+        "the tie.": _first_spike_by(x, tau, thr, lambda v: k * v + x, strict=True),
+        "charge equation: this neuron does not divide the input by tau (decay_input=False): "
+        "v[t] = (1 - 1/tau) v[t-1] + x.": _first_spike_by(x, tau, thr, lambda v: v + (x - v) / tau),
+        "charge equation: the leak factor is k = 1 - 1/tau, not 1/tau.":
+            _first_spike_by(x, tau, thr, lambda v: v / tau + x),
+        "charge equation: the leak factor is k = 1 - 1/tau, not exp(-1/tau).":
+            _first_spike_by(x, tau, thr, lambda v: math.exp(-1.0 / tau) * v + x),
+    }
 
 
 def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -> bool:
@@ -197,15 +231,24 @@ def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -
         thr = 0.5 + 1.5 * float(torch.rand(1, generator=gen))
         if abs(x * tau - thr) > 1e-2:
             cases.append((round(x, 3), round(tau, 3), round(thr, 3)))
+    cases += _FIRST_SPIKE_TIES
     try:
+        answers = []                   # (case, expected, got) for every case that is checked
         for x, tau, thr in cases:
             expected, margin = _simulate_first_spike(x, tau, thr)
-            if margin < 1e-9:
-                continue
+            if margin < 1e-9 and (x, tau, thr) not in _FIRST_SPIKE_TIES:
+                continue               # a random case on a rounding knife-edge
             got = _time_step_answer(name, f"x={x}, tau={tau}, v_threshold={thr}",
                                     _call(name, fn, x, tau, thr))
-            if got == expected and (got is None) == (expected is None):
-                continue
+            answers.append(((x, tau, thr), expected, got))
+        wrong = [a for a in answers if not (a[2] == a[1] and (a[2] is None) == (a[1] is None))]
+        if wrong:
+            # A wrong *model* explains every answer: name it (better than a per-case guess).
+            for hint, _ in _first_spike_mistakes(*wrong[0][0]).items():
+                if all(_first_spike_mistakes(*c)[hint] == g for c, _, g in answers):
+                    (x, tau, thr), expected, got = wrong[0]
+                    _fail(name, f"x={x}, tau={tau}, v_threshold={thr}", expected, got, hint)
+        for (x, tau, thr), expected, got in wrong[:1]:
             case = f"x={x}, tau={tau}, v_threshold={thr}"
             if expected is None:
                 hint = (f"here x * tau = {x * tau:.4f} < v_threshold, so v only approaches "
@@ -213,6 +256,9 @@ def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -
             elif got is None:
                 hint = (f"the neuron does fire: v[t] tends to x * tau = {x * tau:.4f}, which is "
                         f"above v_threshold. Find the first t with v[t] >= v_threshold.")
+            elif isinstance(got, int) and got == expected + 1 and (x, tau, thr) in _FIRST_SPIKE_TIES:
+                hint = ("an exact tie: v[t] == v_threshold here and the neuron fires "
+                        "(v >= v_threshold); floor(n) or a strict > misses it, use ceil(n) - 1.")
             elif isinstance(got, int) and got == expected + 1:
                 hint = ("off by one: count time steps from 0, and v[0] = x already (the first "
                         "input is added at t = 0).")
@@ -225,8 +271,8 @@ def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -
             _fail(name, case, expected, got, hint)
     except _NotAttempted:
         return _not_attempted("your first_spike_time")
-    return _correct(f"first spike times match OTTTLIFNode on {len(cases)} cases, "
-                    f"including ones that never fire.")
+    return _correct(f"first spike times match OTTTLIFNode on {len(answers)} cases, "
+                    f"including ones that never fire and exact ties v == v_threshold.")
 
 
 # -- 02: surrogate spike with detach ----------------------------------------------------------
@@ -299,7 +345,10 @@ def check_replace_by_detach(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
             y_ref.backward(upstream)
             x_in = x0.clone().requires_grad_(True)
             case = f"case {i} (shape {shape})"
-            got = _need_tensor(name, case, _call(name, fn, x_in * 1.0, x_r.clone()), shape)
+            x_arg, x_r_arg = x_in * 1.0, x_r.clone()
+            got = _call(name, fn, x_arg, x_r_arg)
+            _inputs_unchanged(name, case, x=(x0, x_arg), x_r=(x_r, x_r_arg))
+            got = _need_tensor(name, case, got, shape)
             if not torch.allclose(got.detach().to(x_r.dtype), x_r, atol=1e-6, rtol=0):
                 hint = "y's value must be x_r's value."
                 if torch.allclose(got.detach().to(x_r.dtype), x0, atol=1e-6):
@@ -337,24 +386,44 @@ def check_trace_closed_form(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
     """Check ``fn(spikes, tau) -> traces`` (notebook 04), both ``(T, N)``.
 
     ``a[t] = sum_{t' <= t} (1 - 1/tau)^(t - t') s[t']``, compared with the ``trace`` that
-    ``OTTTLIFNode`` keeps, for seeded spike trains and ``tau`` in ``{2, 4, 1.5}``.
+    ``OTTTLIFNode`` keeps, for seeded spike trains and ``tau`` in ``{2, 4, 1.5}``. The spikes
+    come in float64 and in float32 (the answer must work for both: build new tensors with
+    ``spikes.dtype``); an error inside your code is turned into a hint.
     """
     name = "check_trace_closed_form"
     try:
-        for i, (T, N, tau) in enumerate([(8, 3, 2.0), (12, 5, 4.0), (6, 2, 1.5)]):
+        for i, (T, N, tau, dtype) in enumerate([(8, 3, 2.0, torch.float64), (12, 5, 4.0, torch.float32),
+                                                (6, 2, 1.5, torch.float64), (7, 2, 2.0, torch.float32)]):
             spikes, traces = _library_spikes_and_traces(T, N, tau, seed=40 + i)
-            case = f"case {i} (T={T}, N={N}, tau={tau})"
-            got = _need_tensor(name, case, _call(name, fn, spikes.clone(), tau), (T, N))
+            spikes, traces = spikes.to(dtype), traces.to(dtype)
+            case = f"case {i} (T={T}, N={N}, tau={tau}, spikes {str(dtype).replace('torch.', '')})"
+            spikes_in = spikes.clone()
+            got = _run(name, case, fn, spikes_in, tau)
+            _inputs_unchanged(name, case, spikes=(spikes, spikes_in))
+            got = _need_tensor(name, case, got, (T, N))
             got = got.detach().to(traces.dtype)
-            if torch.allclose(got, traces, atol=1e-6):
+            atol = 1e-6 if dtype == torch.float64 else 1e-4
+            if torch.allclose(got, traces, atol=atol):
                 continue
             k = 1.0 - 1.0 / tau
-            if torch.allclose(got, k * traces, atol=1e-6):
+            t_idx = torch.arange(T, dtype=torch.float64)
+            lag = t_idx[:, None] - t_idx[None, :]
+            K = torch.where(lag >= 0, k ** lag.clamp(min=0), torch.zeros_like(lag)).to(dtype)
+            shifted = torch.cat([torch.zeros_like(traces[:1]), traces[:-1]])
+            if torch.allclose(got, -traces, atol=atol):
+                hint = "sign flip: a trace counts spikes, it is never negative."
+            elif torch.allclose(got, shifted, atol=atol):
+                hint = ("shifted by one time step: a[t] includes s[t] (a[0] = s[0]), the exponent "
+                        "is t - t' with t' <= t.")
+            elif torch.allclose(got, K.T @ spikes, atol=atol):
+                hint = ("transposed matrix: you summed future spikes. K[t, t'] = k^(t - t') is "
+                        "non-zero for t' <= t only, the lower triangle (torch.tril).")
+            elif torch.allclose(got, k * traces, atol=atol):
                 hint = ("your traces are k times too small: the current spike enters with "
                         "weight k^0 = 1 (exponent t - t', not t - t' + 1).")
-            elif torch.allclose(got, traces - spikes, atol=1e-6):
+            elif torch.allclose(got, traces - spikes, atol=atol):
                 hint = "the sum runs over t' <= t: include the spike of the current step."
-            elif torch.allclose(got.flip(0), traces, atol=1e-6):
+            elif torch.allclose(got.flip(0), traces, atol=atol):
                 hint = "time runs along dim 0 from the first step; check the direction of the powers."
             else:
                 hint = (f"the decay per step is k = 1 - 1/tau = {k:.4f} (not 1/tau, not "
@@ -363,7 +432,8 @@ def check_trace_closed_form(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
             _fail(name, case, traces, got, hint)
     except _NotAttempted:
         return _not_attempted("your trace_closed_form")
-    return _correct("your closed form equals OTTTLIFNode's trace on 3 spike trains.")
+    return _correct("your closed form equals OTTTLIFNode's trace on 4 spike trains "
+                    "(float64 and float32).")
 
 
 def check_ottt_weight_grad(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
@@ -372,11 +442,12 @@ def check_ottt_weight_grad(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tens
     ``g`` is ``(T, B, N_out)`` (the gradient of the loss with respect to the layer's output at
     each step), ``a`` is ``(T, B, N_in)`` (the presynaptic traces); the answer is
     ``(N_out, N_in)``, the shape of ``nn.Linear.weight``. Compared with the ``weight.grad``
-    that ``GradwithTrace(nn.Linear(N_in, N_out))`` accumulates over the T steps.
+    that ``GradwithTrace(nn.Linear(N_in, N_out))`` accumulates over the T steps; float64 and
+    float32 inputs.
     """
     name = "check_ottt_weight_grad"
     try:
-        for i, (T, B, n_in, n_out) in enumerate([(4, 2, 3, 2), (6, 3, 5, 4), (3, 1, 2, 3)]):
+        for i, (T, B, n_in, n_out) in enumerate([(4, 2, 3, 2), (6, 3, 5, 4), (3, 1, 2, 3), (5, 2, 3, 4)]):
             gen = torch.Generator().manual_seed(50 + i)
             spikes, traces = _library_spikes_and_traces(T, B * n_in, 2.0, seed=60 + i)
             spikes, traces = spikes.reshape(T, B, n_in), traces.reshape(T, B, n_in)
@@ -387,25 +458,39 @@ def check_ottt_weight_grad(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tens
             for t in range(T):
                 layer([spikes[t], traces[t]]).backward(g[t])
             expected = layer.module.weight.grad
-            case = f"case {i} (T={T}, B={B}, N_in={n_in}, N_out={n_out})"
-            got = _call(name, fn, g.clone(), traces.clone())
+            dtype = torch.float32 if i == 3 else torch.float64
+            case = (f"case {i} (T={T}, B={B}, N_in={n_in}, N_out={n_out}, "
+                    f"{str(dtype).replace('torch.', '')})")
+            g_in, a_in = g.to(dtype), traces.to(dtype)
+            g0, a0 = g_in.clone(), a_in.clone()
+            got = _run(name, case, fn, g_in, a_in)
+            _inputs_unchanged(name, case, g=(g0, g_in), a=(a0, a_in))
+            if dtype == torch.float32:
+                expected = torch.einsum("tbo,tbi->oi", g_in, a_in).double()
             if isinstance(got, torch.Tensor) and tuple(got.shape) == (n_in, n_out) and n_in != n_out:
                 _fail(name, case, expected, got,
                       "transposed: nn.Linear stores its weight as (N_out, N_in), so the answer "
                       "is g^T a, summed over t and the batch.")
             got = _need_tensor(name, case, got, (n_out, n_in)).detach().to(expected.dtype)
-            if torch.allclose(got, expected, atol=1e-8):
+            atol = 1e-8 if dtype == torch.float64 else 1e-4
+            if torch.allclose(got, expected, atol=atol):
                 continue
             hint = ("sum over both time and batch of the outer products g[t, b] a[t, b]^T, e.g. "
                     "torch.einsum('tbo,tbi->oi', g, a).")
-            if torch.allclose(got * T, expected, atol=1e-8):
+            a_prev = torch.cat([torch.zeros_like(traces[:1]), traces[:-1]])
+            if torch.allclose(got, -expected, atol=atol):
+                hint = "sign flip: the gradient is + sum_t g[t]^T a[t] (the minus sign belongs to the update)."
+            elif torch.allclose(got, torch.einsum("tbo,tbi->oi", g, a_prev), atol=atol):
+                hint = "shifted by one time step: pair g[t] with the trace of the same step, a[t]."
+            elif torch.allclose(got * T, expected, atol=atol):
                 hint = "you averaged over time; the gradients of the T steps add up (sum, not mean)."
-            elif B > 1 and torch.allclose(got * B, expected, atol=1e-8):
+            elif B > 1 and torch.allclose(got * B, expected, atol=atol):
                 hint = "you averaged over the batch; autograd sums over it."
             _fail(name, case, expected, got, hint)
     except _NotAttempted:
         return _not_attempted("your ottt_weight_grad")
-    return _correct("sum_t g[t]^T a[t] equals GradwithTrace's weight.grad on 3 cases.")
+    return _correct("sum_t g[t]^T a[t] equals GradwithTrace's weight.grad on 4 cases "
+                    "(float64 and float32).")
 
 
 # -- 05: OTTTSequential and one OTTT_A update ---------------------------------------------------
@@ -472,13 +557,22 @@ def check_wrapping_prediction(net: OTTTSequential, prediction: Optional[Sequence
 
 def _ottt_a_reference(net: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
                       optimizer: torch.optim.Optimizer, *, online: bool = False,
-                      divide_by_T: bool = True, reset: bool = True) -> None:
-    """OTTT_A (``online=False``) or OTTT_O (``online=True``) update on one sequence."""
+                      divide_by_T: bool = True, reset: bool = True, steps: Optional[int] = None,
+                      zero_grad_inside: bool = False, eval_mode: bool = False) -> float:
+    """OTTT_A (``online=False``) or OTTT_O (``online=True``) update on one sequence; the other
+    switches model common mistakes. Returns the sequence's loss (sum of the per-step losses / T)."""
     T = x_seq.shape[0]
+    if eval_mode:
+        net.eval()
     optimizer.zero_grad()
-    for t in range(T):
+    total = 0.0
+    for t in range(T if steps is None else steps):
+        if zero_grad_inside:
+            optimizer.zero_grad()
         loss = F.cross_entropy(net(x_seq[t]), y)
-        (loss / T if divide_by_T else loss).backward()
+        loss = loss / T if divide_by_T else loss
+        loss.backward()
+        total += loss.item()
         if online:
             optimizer.step()
             optimizer.zero_grad()
@@ -486,6 +580,7 @@ def _ottt_a_reference(net: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
         optimizer.step()
     if reset:
         reset_net(net)
+    return total
 
 
 def _ottt_a_setup(seed: int) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
@@ -499,19 +594,28 @@ def _ottt_a_setup(seed: int) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
 
 
 def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
-    """Check ``fn(net, x_seq, y, optimizer)``: one OTTT_A update on one sequence (notebook 05).
+    """Check ``fn(net, x_seq, y, optimizer) -> loss``: one OTTT_A update on one sequence
+    (notebook 05).
 
     ``fn`` must, for ``t`` in ``range(T)``: ``out = net(x_seq[t])``,
     ``loss = F.cross_entropy(out, y) / T``, ``loss.backward()``; then one
     ``optimizer.step()`` after the last step, and ``reset_net(net)``. The gradients must start
-    from zero (``optimizer.zero_grad()`` first). Checked on two seeded tiny networks (plain SGD)
-    by comparing the updated parameters with a reference update.
+    from zero (``optimizer.zero_grad()`` first, once). It must return the sequence's loss, a
+    float: the sum over t of ``loss.item()`` (each already divided by T). Checked on two seeded
+    tiny networks (plain SGD) by comparing the updated parameters with a reference update.
     """
     name = "check_ottt_a_step"
     variants = {
         "stepped the optimizer at every time step (that is OTTT_O, not OTTT_A)":
             dict(online=True),
         "did not divide the loss by T": dict(divide_by_T=False),
+        "looped over range(T - 1): the last time step is missing, use range(T)": dict(steps=4),
+        "called optimizer.zero_grad() inside the time loop: that erases the gradients of the "
+        "earlier steps, only the last one is left. Call it once, before the loop":
+            dict(zero_grad_inside=True),
+        "put the network in eval mode (net.eval()) before training: in eval mode the neurons "
+        "return only spikes, no trace is kept, and the weights get the spike gradient instead "
+        "of OTTT's trace gradient. Train in net.train() mode": dict(eval_mode=True),
     }
     try:
         for i, seed in enumerate([5, 6]):
@@ -520,13 +624,13 @@ def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
             net.train(), ref.train()
             ref_opt = torch.optim.SGD(ref.parameters(), lr=0.5)
             with SavedTensorMeter() as ref_memory:
-                _ottt_a_reference(ref, x_seq, y, ref_opt)
+                ref_loss = _ottt_a_reference(ref, x_seq, y, ref_opt)
             opt = torch.optim.SGD(net.parameters(), lr=0.5)
             # a stale gradient, as after an earlier batch, to catch a missing zero_grad()
             for p in net.parameters():
                 p.grad = torch.ones_like(p)
             with SavedTensorMeter() as memory:
-                _call(name, fn, net, x_seq, y, opt)
+                returned = _call(name, fn, net, x_seq, y, opt)
             case = f"case {i} (T=5, B=2, net Linear(4,6)-OTTTLIFNode-Linear(6,3), SGD lr=0.5)"
             if memory.peak_bytes > 1.5 * ref_memory.peak_bytes:
                 raise ExerciseError(
@@ -566,6 +670,657 @@ def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
                         hint += (" Start with optimizer.zero_grad(): gradients from an earlier "
                                  "batch are still there.")
                 _fail(name, f"{case}, parameter {pname}", p_ref, p, hint)
+            try:
+                ok = returned is not None and abs(float(returned) - ref_loss) < 1e-8
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                _fail(name, f"{case}, returned value", ref_loss, returned,
+                      "return the sequence's loss as a float: add up loss.item() over the T steps "
+                      "(each loss already divided by T)." if returned is None or not isinstance(
+                          returned, torch.Tensor) else
+                      "return a float (loss.item()), not a tensor that keeps a graph.")
     except _NotAttempted:
         return _not_attempted("your ottt_a_step")
     return _correct("your OTTT_A update gives the reference parameters on 2 seeded networks.")
+
+
+# =============================================================================================
+# "Build it" exercises: the student writes the five modules the course rebuilds, and each
+# checker compares the student's object with the library: values, every gradient, training
+# and eval mode, an MLP and a CNN with pooling and flatten, several time steps and
+# ``reset_net`` between sequences. Every checker also verifies that the student's code left
+# its inputs unchanged (an in-place ``x.data.copy_(...)`` would corrupt the caller's tensor).
+#
+#   03: check_replace_for_grad   (a torch.autograd.Function)
+#   04: check_ottt_lif_step      (one OTTT LIF step with the trace)
+#       check_grad_with_trace    (GradwithTrace from ReplaceforGrad)
+#   05: check_spike_trace_op     (SpikeTraceOp)
+#       check_ottt_dispatch      (OTTTSequential's dispatch rule)
+# =============================================================================================
+__all__ += [
+    "check_replace_for_grad",
+    "check_ottt_lif_step",
+    "check_grad_with_trace",
+    "check_spike_trace_op",
+    "check_ottt_dispatch",
+]
+
+from ._checks import has_parameters as _has_parameters, is_spike_trace_pair as _is_pair  # noqa: E402
+
+
+def _error_hint(err: BaseException) -> str:
+    """A hint for an exception raised inside the student's code (or by the library on it)."""
+    msg = str(err)
+    low = msg.lower()
+    if ("double" in low and "float" in low) or "expected scalar type" in low or "dtype" in low:
+        return ("your code mixes float32 and float64 tensors. The checker passes both dtypes; "
+                "create every new tensor with the input's dtype, e.g. "
+                "torch.arange(T, dtype=spikes.dtype) or torch.zeros_like(x).")
+    if "backward through the graph a second time" in low:
+        return ("a tensor kept its graph from an earlier time step: detach the state you carry "
+                "from step to step (v.detach()), so each step's graph stands alone.")
+    if "expects a tensor, got list" in low:
+        return ("a spiking neuron received the [spike, trace] list: give a neuron only the "
+                "spike, x[0] (it makes its own new trace).")
+    if "spiketraceop cannot apply" in low and "spiking neuron" in low:
+        return ("a spiking neuron went into SpikeTraceOp, which would step it twice (on the "
+                "spike and on the trace): give a neuron only the spike, x[0], and call it once.")
+    if "expects a [spike, trace] pair" in low and "types ['list'" in low:
+        return ("a spiking neuron went through a wrapper, so its [spike, trace] output ended up "
+                "inside another pair: give a neuron only the spike, x[0], and call it once.")
+    if "expects a [spike, trace] pair" in low:
+        return ("a wrapper received a plain tensor: while x is a tensor (before the first "
+                "neuron, or in eval mode) a layer runs as itself, m(x).")
+    if "spiketraceop wraps parameter-free" in low:
+        return "a module with parameters goes through GradwithTrace, not SpikeTraceOp."
+    if "incorrect number of gradients" in low:
+        return ("backward must return one gradient per input of forward: two here, for x "
+                "and for x_r.")
+    if "cannot unpack" in low or "not iterable" in low or "too many values" in low:
+        return "check what each piece returns: a [spike, trace] pair is a list of two tensors."
+    return "read the error above: it was raised while running your code."
+
+
+def _run(name: str, case: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run student code: NotImplementedError -> not attempted; any other error -> a hint."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError as e:
+        raise _NotAttempted() from e
+    except ExerciseError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the student's code may raise anything
+        raise ExerciseError(
+            f"{name}: for {case} your code raised {type(e).__name__}: {str(e)[:300]}\n"
+            f"  hint: {_error_hint(e)}"
+        ) from e
+
+
+def _inputs_unchanged(name: str, case: str, **pairs: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """Raise if any input differs from the copy taken before the student's code ran."""
+    for arg, (before, after) in pairs.items():
+        if not torch.equal(before, after.detach()):
+            raise ExerciseError(
+                f"{name}: for {case} your code changed its input `{arg}` in place (values before "
+                f"and after the call differ).\n  hint: leave the caller's tensors as they are; "
+                f"build a new tensor instead of writing into `{arg}` (no {arg}.data.copy_(...), "
+                f"{arg}.mul_(...), {arg}[...] = ...)."
+            )
+
+
+def _close(a: Any, b: Any, atol: float = 1e-10) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
+            and torch.allclose(a.detach().to(b.dtype), b.detach(), atol=atol, rtol=1e-7))
+
+
+def _grad_hint(got: Optional[torch.Tensor], expected: Optional[torch.Tensor], default: str) -> str:
+    """Sign flip, missing gradient, or the default hint."""
+    if got is None:
+        return default
+    if expected is not None and _close(got, -expected) and expected.abs().max() > 0:
+        return "sign flip: the gradient has the right size but the opposite sign. " + default
+    return default
+
+
+# -- the networks the build-it checkers run ---------------------------------------------------
+class _Dispatch(nn.Sequential):
+    """``OTTTSequential``'s rule with exchangeable wrappers (to test one student piece at a time)."""
+
+    def __init__(self, *layers: nn.Module, gwt: Callable[[nn.Module], nn.Module] = GradwithTrace,
+                 sto: Optional[Callable[[nn.Module], nn.Module]] = None) -> None:
+        super().__init__(*layers)
+        from .spike_trace_op import SpikeTraceOp
+        self._gwt, self._sto = gwt, SpikeTraceOp if sto is None else sto
+
+    def forward(self, x: Any) -> Any:
+        for m in self:
+            if not _is_pair(x):
+                x = m(x)
+            elif isinstance(m, LIFNode):
+                x = m(x[0])
+            elif _has_parameters(m):
+                x = self._gwt(m)(x)
+            else:
+                x = self._sto(m)(x)
+        return x
+
+
+class _FnSequential(nn.Sequential):
+    """An ``nn.Sequential`` whose forward is the student's ``fn(layers, x)``."""
+
+    def __init__(self, fn: Callable[[list, Any], Any], *layers: nn.Module) -> None:
+        super().__init__(*layers)
+        self._fn = fn
+
+    def forward(self, x: Any) -> Any:
+        return self._fn(list(self), x)
+
+
+class _StepFnNode(OTTTLIFNode):
+    """An ``OTTTLIFNode`` whose step is the student's ``fn(x, v, trace, tau, v_threshold,
+    surrogate, training) -> (out, v, trace)``; state and ``reset_net`` as the library's."""
+
+    def __init__(self, fn: Callable[..., Any], tau: float = 2.0, v_threshold: float = 1.0) -> None:
+        super().__init__(tau=tau, v_threshold=v_threshold)
+        self._fn = fn
+
+    def forward(self, x: torch.Tensor) -> Any:
+        self._state_like("v", x)
+        self._state_like("trace", x)
+        result = self._fn(x, self.v, self.trace, self.tau, self.v_threshold,
+                          self.surrogate_function, self.training)
+        if not (isinstance(result, (tuple, list)) and len(result) == 3):
+            raise ExerciseError(
+                "check_ottt_lif_step: your ottt_lif_step must return three things, "
+                f"(out, v, trace); it returned {type(result).__name__}."
+            )
+        out, self.v, self.trace = result
+        return out
+
+
+def _layers(arch: str, seed: int, node: Callable[[], nn.Module]) -> list[nn.Module]:
+    """Seeded float64 layers; ``node()`` makes each spiking neuron. Inputs: mlp (B, 4), the
+    CNNs (B, 1, 4, 4); every network ends in 3 class scores."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        if arch == "mlp":
+            layers = [nn.Linear(4, 6), node(), nn.Linear(6, 5), node(), nn.Linear(5, 3)]
+        elif arch == "cnn":          # conv -> neuron -> pool -> flatten -> linear (like 05/06)
+            layers = [nn.Conv2d(1, 2, 3, padding=1), node(), nn.Conv2d(2, 3, 3, padding=1), node(),
+                      nn.AvgPool2d(2), nn.Flatten(), nn.Linear(12, 3)]
+        elif arch == "cnn_pool_neuron":   # a neuron right after a SpikeTraceOp
+            layers = [nn.Conv2d(1, 2, 3, padding=1), node(), nn.AvgPool2d(2), node(),
+                      nn.Flatten(), nn.Linear(8, 3)]
+        else:  # pragma: no cover
+            raise ValueError(arch)
+        for m in layers:
+            for p in m.parameters():
+                p.data.mul_(2.0)         # enough input current that the neurons fire
+        return [m.double() for m in layers]
+
+
+_IN_SHAPE = {"mlp": (4,), "cnn": (1, 4, 4), "cnn_pool_neuron": (1, 4, 4)}
+_ARCH_TEXT = {"mlp": "MLP Linear-LIF-Linear-LIF-Linear",
+              "cnn": "CNN Conv-LIF-Conv-LIF-AvgPool-Flatten-Linear",
+              "cnn_pool_neuron": "CNN Conv-LIF-AvgPool-LIF-Flatten-Linear"}
+
+
+def _compare_online(name: str, arch: str, ref: nn.Module, mine: nn.Module, hint: str,
+                    modes: Sequence[str] = ("train", "eval"), seed: int = 0) -> None:
+    """Run ``ref`` and ``mine`` (same parameters) online: two sequences per mode (T=4, B=2 then
+    T=3, B=3, ``reset_net`` between), per-step backward of a seeded weighted sum in training;
+    compare every output, every input gradient and, at the end, every parameter gradient."""
+    gen = torch.Generator().manual_seed(100 + seed)
+    where = f"the {_ARCH_TEXT[arch]}"
+    for mode in modes:
+        train = mode == "train"
+        ref.train(train), mine.train(train)
+        for j, (T, B) in enumerate([(4, 2), (3, 3)]):
+            x_seq = 1.5 * torch.rand((T, B) + _IN_SHAPE[arch], generator=gen, dtype=torch.float64)
+            for t in range(T):
+                case = f"{where}, {mode} mode, sequence {j} (T={T}, B={B}), step {t}"
+                x_ref = x_seq[t].clone().requires_grad_(train)
+                x_mine = x_seq[t].clone().requires_grad_(train)
+                with torch.set_grad_enabled(train):
+                    out_ref = ref(x_ref)
+                    out = _run(name, case, mine, x_mine)
+                if not isinstance(out, torch.Tensor) or out.shape != out_ref.shape:
+                    raise ExerciseError(f"{name}: {case}: the network returned {_fmt(out)}, "
+                                        f"expected {_fmt(out_ref)}.\n  hint: {hint}")
+                if not _close(out, out_ref, atol=1e-8):
+                    _fail(name, case + ", network output", out_ref, out, hint)
+                if train:
+                    w = torch.randn(out_ref.shape, generator=gen, dtype=torch.float64)
+                    (out_ref * w).sum().backward()
+                    if out.grad_fn is None:
+                        _fail(name, case, "an output with a graph", "no graph", hint)
+                    _run(name, case + " (backward)", lambda: (out * w).sum().backward())
+                    if not _close(x_mine.grad, x_ref.grad, atol=1e-8):
+                        _fail(name, case + ", gradient to the input", x_ref.grad, x_mine.grad,
+                              _grad_hint(x_mine.grad, x_ref.grad, hint))
+            reset_net(ref), reset_net(mine)
+        if train:
+            for (pname, p_ref), p in zip(ref.named_parameters(), mine.parameters()):
+                if not _close(p.grad, p_ref.grad, atol=1e-8):
+                    _fail(name, f"{where}, gradient of parameter {pname} after both sequences",
+                          p_ref.grad, p.grad, _grad_hint(p.grad, p_ref.grad, hint))
+
+
+# -- 03: ReplaceforGrad as a torch.autograd.Function -------------------------------------------
+def check_replace_for_grad(fn_class: Any) -> bool:
+    """Check a ``torch.autograd.Function`` subclass against ``ReplaceforGrad`` (notebook 03).
+
+    ``fn_class.apply(x, x_r)`` must return a tensor with exactly ``x_r``'s value, and its
+    backward must hand the incoming gradient, unchanged, to both ``x`` and ``x_r``. Checked on
+    several shapes in float32 and float64, with ``x`` the output of a layer (``W @ u``, so
+    ``W`` must get ``grad u^T``), and the inputs must be left unchanged.
+    """
+    name = "check_replace_for_grad"
+    if not (isinstance(fn_class, type) and issubclass(fn_class, torch.autograd.Function)):
+        raise ExerciseError(
+            f"{name}: expected a subclass of torch.autograd.Function (the class itself, e.g. "
+            f"check_replace_for_grad(MyReplaceforGrad)), got {type(fn_class).__name__}.")
+    gen = torch.Generator().manual_seed(31)
+    try:
+        for i, (shape, dtype) in enumerate([((4,), torch.float64), ((2, 3), torch.float32),
+                                            ((3, 2, 2), torch.float64)]):
+            case = f"case {i} (shape {shape}, {str(dtype).replace('torch.', '')})"
+            n = shape[-1]
+            W0 = torch.randn(shape[:-1] + (n, n), generator=gen, dtype=dtype)
+            u = torch.randn(shape, generator=gen, dtype=dtype)
+            x_r0 = torch.randn(shape, generator=gen, dtype=dtype)
+            up = torch.randn(shape, generator=gen, dtype=dtype)
+            W = W0.clone().requires_grad_(True)
+            x_r_leaf = x_r0.clone().requires_grad_(True)
+            x_in = (W @ u.unsqueeze(-1)).squeeze(-1)            # x has a graph back to W
+            x_r_in = x_r_leaf * 1.0
+            x_before, x_r_before = x_in.detach().clone(), x_r_in.detach().clone()
+            y = _run(name, case, fn_class.apply, x_in, x_r_in)
+            _inputs_unchanged(name, case, x=(x_before, x_in), x_r=(x_r_before, x_r_in))
+            y = _need_tensor(name, case, y, shape)
+            if not torch.equal(y.detach(), x_r0):
+                if _close(y, x_before, atol=1e-6):
+                    hint = "forward returned x's value; it must return x_r's value."
+                elif _close(y, x_r0, atol=1e-5):
+                    hint = ("close to x_r but not equal: return x_r's value exactly, as a new "
+                            "tensor (no arithmetic on it).")
+                else:
+                    hint = "forward must return a tensor with the value of x_r."
+                _fail(name, case + ", forward value", x_r0, y, hint)
+            if y.grad_fn is None:
+                _fail(name, case, "an output with a graph", "no graph",
+                      "call the Function with .apply(x, x_r), and return a tensor from forward.")
+            _run(name, case + " (backward)", lambda: y.backward(up))
+            want_W = up.unsqueeze(-1) * u.unsqueeze(-2)          # grad to x is up; W gets up u^T
+            if x_r_leaf.grad is None:
+                _fail(name, case + ", gradient dL/dx_r", up, None,
+                      "backward returned None for x_r: both inputs get the incoming gradient.")
+            if W.grad is None:
+                _fail(name, case + ", gradient dL/dx", up, None,
+                      "no gradient reached x: backward's first return value is x's gradient, "
+                      "and it is the incoming gradient itself (x's value was never used).")
+            tol = 1e-5 if dtype == torch.float32 else 1e-10
+            for what, got, want in [("dL/dx_r", x_r_leaf.grad, up), ("dL/dW through x", W.grad, want_W)]:
+                if not _close(got, want, atol=tol):
+                    hint = _grad_hint(got, want, "backward passes the incoming gradient "
+                                      "unchanged (times 1) to x and to x_r.")
+                    _fail(name, f"{case}, gradient {what}", want, got, hint)
+    except _NotAttempted:
+        return _not_attempted("your Function")
+    return _correct("value of x_r exactly, the incoming gradient to both x and x_r, inputs left "
+                    "unchanged: as ReplaceforGrad on 3 shapes (float32 and float64).")
+
+
+# -- 04: one OTTT LIF step with the trace ------------------------------------------------------
+def _lif_step_ref(x: torch.Tensor, v: torch.Tensor, trace: torch.Tensor, tau: float, thr: float,
+                  training: bool) -> tuple[Any, torch.Tensor, torch.Tensor]:
+    node = OTTTLIFNode(tau=tau, v_threshold=thr).train(training)
+    node.v, node.trace = v, trace.clone()
+    out = node(x)
+    return out, node.v, node.trace
+
+
+def check_ottt_lif_step(fn: Callable[..., Any]) -> bool:
+    """Check ``fn(x, v, trace, tau, v_threshold, surrogate, training) -> (out, v, trace)``:
+    one step of ``OTTTLIFNode`` (notebook 04).
+
+    ``x``, ``v`` (after the previous step's reset) and ``trace`` are tensors of one shape
+    ``(B, ...)``. With ``k = 1 - 1/tau``: charge ``v = k * v.detach() + x``; fire
+    ``spike = surrogate(v - v_threshold)``; soft, detached reset
+    ``v = v - spike.detach() * v_threshold``; in training the trace ``k * trace + spike``
+    without gradient, and ``out = [spike, trace]``; in eval ``out = spike`` and the trace is
+    returned unchanged. Checked step by step (values, the gradient through the spike, the
+    gradient through the new ``v``, no gradient into the old ``v`` or the trace, exact ties
+    ``v == v_threshold``, inputs unchanged), then as the neuron of an MLP and a CNN over
+    several steps and sequences, in training and eval mode, against ``OTTTLIFNode``.
+    """
+    name = "check_ottt_lif_step"
+    gen = torch.Generator().manual_seed(41)
+    sg = Sigmoid()
+    try:
+        for i, (shape, tau, thr, training) in enumerate(
+                [((6,), 2.0, 1.0, True), ((2, 4), 4.0, 0.75, True), ((2, 4), 2.0, 1.0, False)]):
+            case = f"case {i} (x of shape {shape}, tau={tau}, v_threshold={thr}, " \
+                   f"{'training' if training else 'eval'} mode)"
+            k = 1.0 - 1.0 / tau
+            x0 = 1.2 * torch.rand(shape, generator=gen, dtype=torch.float64)
+            v0 = 0.8 * torch.rand(shape, generator=gen, dtype=torch.float64)
+            a0 = 2.0 * torch.rand(shape, generator=gen, dtype=torch.float64)
+            flat_x, flat_v = x0.view(-1), v0.view(-1)
+            flat_v[0], flat_x[0] = 0.5, thr - k * 0.5             # exact tie: v == v_threshold
+            w = torch.randn(shape, generator=gen, dtype=torch.float64)
+
+            def call():
+                x = x0.clone().requires_grad_(True)
+                v_leaf = v0.clone().requires_grad_(True)
+                v = v_leaf * 1.0                                    # v carries a graph, as in a net
+                a = a0.clone()
+                res = _run(name, case, fn, x, v, a, tau, thr, sg, training)
+                _inputs_unchanged(name, case, x=(x0, x), v=(v0, v), trace=(a0, a))
+                if not (isinstance(res, (tuple, list)) and len(res) == 3):
+                    raise ExerciseError(f"{name}: for {case} return three things, (out, v, trace); "
+                                        f"got {_fmt(res) if not isinstance(res, (tuple, list)) else len(res)}.")
+                return x, v_leaf, res
+
+            out_ref, v_ref, a_ref = _lif_step_ref(x0.clone().requires_grad_(True), v0.clone(), a0,
+                                                  tau, thr, training)
+            s_ref = out_ref[0] if training else out_ref
+            x, v_leaf, (out, v_new, a_new) = call()
+            if training:
+                if not _is_pair(out):
+                    raise ExerciseError(
+                        f"{name}: for {case} out is {_fmt(out)}.\n  hint: in training mode return "
+                        f"out = [spike, trace] (a list of two tensors), the new trace second.")
+                spike = out[0]
+                if not torch.equal(out[1].detach(), a_new.detach()):
+                    _fail(name, case + ", out[1]", a_new, out[1],
+                          "out[1] must be the new trace, the same one you return third.")
+            else:
+                if not isinstance(out, torch.Tensor):
+                    raise ExerciseError(
+                        f"{name}: for {case} out is {_fmt(out)}.\n  hint: in eval mode return "
+                        f"only the spike tensor (no trace is kept).")
+                spike = out
+            spike = _need_tensor(name, case, spike, shape)
+            if not torch.equal(spike.detach().to(s_ref.dtype), s_ref.detach()):
+                alt = {
+                    "the input is not divided by tau here (decay_input=False): "
+                    "v = (1 - 1/tau) * v + x": v0 + (x0 - v0) / tau,
+                    "the leak factor is k = 1 - 1/tau, not 1/tau": v0 / tau + x0,
+                    "the old v leaks: multiply it by k = 1 - 1/tau before adding x": v0 + x0,
+                }
+                hint = ("charge v = (1 - 1/tau) * v + x, then spike = surrogate(v - v_threshold).")
+                for why, h in alt.items():
+                    if torch.equal(spike.detach(), (h >= thr).to(h.dtype)):
+                        hint = f"charge equation: {why}."
+                        break
+                else:
+                    tie = torch.zeros(shape, dtype=torch.bool)
+                    tie.view(-1)[0] = True
+                    if torch.equal(spike.detach()[~tie], s_ref.detach()[~tie]):
+                        hint = ("at an exact tie v == v_threshold (element 0 here) the neuron fires: "
+                                "spike = surrogate(v - v_threshold) is 1 where v - v_threshold >= 0; "
+                                "a strict v > v_threshold misses it.")
+                    elif torch.equal(spike.detach(), 1 - s_ref.detach()):
+                        hint = "sign flip: fire where v - v_threshold >= 0, i.e. surrogate(v - v_threshold)."
+                _fail(name, case + ", spike", s_ref, spike, hint)
+            if spike.grad_fn is None:
+                _fail(name, case + ", spike", "a spike with a graph", "no graph",
+                      "fire through the surrogate, spike = surrogate(v - v_threshold), so the "
+                      "spike has the surrogate gradient (a comparison like v >= v_threshold has none).")
+            _run(name, case + " (backward)", lambda: (spike * w).sum().backward())
+            if v_leaf.grad is not None and v_leaf.grad.abs().max() > 0:
+                _fail(name, case + ", gradient into the previous v", "no gradient",
+                      v_leaf.grad, "charge with v detached: v = (1 - 1/tau) * v.detach() + x. "
+                      "OTTT cuts the graph to earlier steps here; that is what keeps memory "
+                      "constant in T.")
+            xr = x0.clone().requires_grad_(True)
+            (sg(k * v0 + xr - thr) * w).sum().backward()
+            x_grad_ref = xr.grad
+            if not _close(x.grad, x_grad_ref):
+                _fail(name, case + ", gradient dL/dx through the spike", x_grad_ref, x.grad,
+                      _grad_hint(x.grad, x_grad_ref, "the spike's gradient with respect to x is "
+                                 "the surrogate derivative at v - v_threshold."))
+            if not _close(v_new, v_ref):
+                hard = (k * v0 + x0) * (1 - s_ref.detach())
+                hint = "soft reset: v = v - spike * v_threshold, after firing."
+                if _close(v_new, hard):
+                    hint = ("this is a hard reset to 0; OTTTLIFNode resets softly: "
+                            "v = v - spike * v_threshold.")
+                elif _close(v_new, k * v0 + x0):
+                    hint = "v was not reset: subtract spike * v_threshold where the neuron fired."
+                _fail(name, case + ", new v", v_ref, v_new, hint)
+            x2, _, (_, v_new2, _) = call()
+            if v_new2.grad_fn is None:
+                _fail(name, case + ", new v", "a v with a graph to x", "no graph",
+                      "the new v keeps its graph within the step (only the next step detaches it).")
+            _run(name, case + " (backward)", lambda: v_new2.sum().backward())
+            if not _close(x2.grad, torch.ones_like(x0)):
+                _fail(name, case + ", gradient dv_new/dx", torch.ones_like(x0), x2.grad,
+                      "the reset must be detached: v = v - spike.detach() * v_threshold, so "
+                      "the gradient through the new v does not pass through the spike.")
+            if not _close(a_new, a_ref):
+                hint = "in training: trace = (1 - 1/tau) * trace + spike."
+                if not training:
+                    hint = "in eval mode the trace is not updated: return it unchanged."
+                elif _close(a_new, a0 + s_ref):
+                    hint = "the trace decays: multiply the old trace by k = 1 - 1/tau."
+                elif _close(a_new, k * a0):
+                    hint = "add the new spike to the decayed trace."
+                _fail(name, case + ", new trace", a_ref, a_new, hint)
+            if training and isinstance(a_new, torch.Tensor) and a_new.requires_grad:
+                _fail(name, case + ", new trace", "a trace without gradient", "a trace with a graph",
+                      "update the trace without gradient: inside `with torch.no_grad():` (the "
+                      "trace only supplies values for the next layer's weight gradient).")
+        for arch in ("mlp", "cnn"):
+            ref = OTTTSequential(*_layers(arch, 1, OTTTLIFNode))
+            mine = OTTTSequential(*_layers(arch, 1, lambda: _StepFnNode(fn)))
+            _compare_online(name, arch, ref, mine,
+                            "each step works alone but the neuron differs inside a network: "
+                            "check the state you return (the new v and trace, every step).")
+    except _NotAttempted:
+        return _not_attempted("your ottt_lif_step")
+    return _correct("one step matches OTTTLIFNode (values, gradients, detached v and reset, "
+                    "trace without gradient, ties, train and eval), and so do an MLP and a CNN "
+                    "built with it, over two sequences with reset_net between.")
+
+
+# -- 04: GradwithTrace from ReplaceforGrad ------------------------------------------------------
+def check_grad_with_trace(wrapper_class: Callable[[nn.Module], nn.Module]) -> bool:
+    """Check ``wrapper_class(module)([spike, trace]) -> y`` against ``GradwithTrace`` (notebook 04).
+
+    The value must be ``module(spike)``; the module's parameters must get the gradient of
+    ``module`` evaluated on the trace (``sum_t g^T a`` for a Linear), and the spike the input
+    gradient (``g W``). Checked on ``nn.Linear`` (with and without bias) and ``nn.Conv2d``
+    over several steps, then inside an MLP and a CNN (training mode, where the wrapper is used)
+    against the library, with the inputs left unchanged.
+    """
+    name = "check_grad_with_trace"
+    if not callable(wrapper_class):
+        raise ExerciseError(f"{name}: expected your class (e.g. MyGradwithTrace), got "
+                            f"{type(wrapper_class).__name__}.")
+    gen = torch.Generator().manual_seed(42)
+    try:
+        specs = [("nn.Linear(3, 2)", lambda: nn.Linear(3, 2), (2, 3)),
+                 ("nn.Linear(4, 4, bias=False)", lambda: nn.Linear(4, 4, bias=False), (3, 4)),
+                 ("nn.Conv2d(2, 3, 3, padding=1)", lambda: nn.Conv2d(2, 3, 3, padding=1), (2, 2, 4, 4))]
+        for i, (mname, make, shape) in enumerate(specs):
+            with torch.random.fork_rng():
+                torch.manual_seed(80 + i)
+                m_mine = make().double()
+            m_ref, m_spike = copy.deepcopy(m_mine), copy.deepcopy(m_mine)
+            wrapped = _run(name, f"{mname}", wrapper_class, m_mine)
+            ref = GradwithTrace(m_ref, grad_path="two_pass")
+            T = 3
+            spikes = (torch.rand((T,) + shape, generator=gen) < 0.5).double()
+            traces = torch.zeros_like(spikes)
+            for t in range(T):
+                traces[t] = spikes[t] + (0.5 * traces[t - 1] if t else 0.0)
+            for t in range(T):
+                case = f"{mname} on spikes of shape {shape}, step {t}"
+                s_leaf = spikes[t].clone().requires_grad_(True)
+                s_ref = spikes[t].clone().requires_grad_(True)
+                s_in, a_in = s_leaf * 1.0, traces[t].clone()
+                s_before = s_in.detach().clone()
+                y = _run(name, case, wrapped, [s_in, a_in])
+                _inputs_unchanged(name, case, spike=(s_before, s_in), trace=(traces[t], a_in))
+                y_ref = ref([s_ref * 1.0, traces[t].clone()])
+                y = _need_tensor(name, case, y, tuple(y_ref.shape))
+                if not _close(y, y_ref):
+                    hint = "the value must be module(spike)."
+                    with torch.no_grad():
+                        if _close(y, m_ref(traces[t])):
+                            hint = "the value came from the trace; it must be module(spike)."
+                    _fail(name, case + ", value", y_ref, y, hint)
+                if y.grad_fn is None:
+                    _fail(name, case, "an output with a graph", "no graph",
+                          "the output must carry the gradient path: module applied (with a graph) "
+                          "to a tensor whose value is the trace.")
+                g = torch.randn(y_ref.shape, generator=gen, dtype=torch.float64)
+                y_ref.backward(g)
+                _run(name, case + " (backward)", lambda: y.backward(g))
+                m_spike(spikes[t]).backward(g)
+                if not _close(s_leaf.grad, s_ref.grad):
+                    _fail(name, case + ", gradient to the spike", s_ref.grad, s_leaf.grad,
+                          _grad_hint(s_leaf.grad, s_ref.grad,
+                                     "the input gradient (g W for a Linear) must reach the spike: "
+                                     "the tensor the module sees for the gradient has the trace's "
+                                     "value and sends its gradient to the spike."))
+            for (pname, p_ref), p, p_spike in zip(m_ref.named_parameters(), m_mine.parameters(),
+                                                 m_spike.parameters()):
+                case = f"{mname}, gradient of {pname} after {T} steps"
+                if _close(p.grad, p_ref.grad):
+                    continue
+                hint = _grad_hint(p.grad, p_ref.grad,
+                                  "the parameters' gradient is that of the module evaluated on "
+                                  "the trace (sum_t g^T a for a Linear's weight).")
+                if p.grad is None:
+                    hint = ("no gradient reached the module's parameters: apply the module, with a "
+                            "graph, to the tensor that carries the trace's value, and make the "
+                            "output's gradient flow into that graph.")
+                elif pname == "weight" and _close(p.grad, p_spike.grad):
+                    hint = ("the weight gradient came from the spike (sum_t g^T s); it must come "
+                            "from the trace (sum_t g^T a).")
+                _fail(name, case, p_ref.grad, p.grad, hint)
+        for arch in ("mlp", "cnn"):
+            ref = _Dispatch(*_layers(arch, 2, OTTTLIFNode),
+                            gwt=lambda m: GradwithTrace(m, grad_path="two_pass"))
+            mine = _Dispatch(*_layers(arch, 2, OTTTLIFNode), gwt=wrapper_class)
+            _compare_online(name, arch, ref, mine, "every layer works alone but not inside a "
+                            "network: check that your wrapper uses the module it was given.",
+                            modes=("train",))
+    except _NotAttempted:
+        return _not_attempted("your MyGradwithTrace")
+    return _correct("value module(spike), parameter gradients from the trace, input gradient to "
+                    "the spike: as GradwithTrace on Linear and Conv2d layers and inside an MLP "
+                    "and a CNN over two sequences.")
+
+
+# -- 05: SpikeTraceOp -------------------------------------------------------------------------
+class _Scale(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x
+
+
+def check_spike_trace_op(op_class: Callable[[nn.Module], nn.Module]) -> bool:
+    """Check ``op_class(module)([spike, trace]) -> [module(spike), module(trace)]`` (notebook 05).
+
+    The spike keeps its graph (the gradient flows back through ``module``), the trace is
+    computed without one, the order is ``[spike, trace]`` and the inputs are left unchanged.
+    Checked on ``nn.AvgPool2d(2)``, ``nn.Flatten()`` and a scaling, then inside CNNs with
+    pooling and flatten (training mode, where the wrapper is used) against ``SpikeTraceOp``.
+    """
+    from .spike_trace_op import SpikeTraceOp
+    name = "check_spike_trace_op"
+    if not callable(op_class):
+        raise ExerciseError(f"{name}: expected your class (e.g. MySpikeTraceOp), got "
+                            f"{type(op_class).__name__}.")
+    gen = torch.Generator().manual_seed(51)
+    try:
+        for i, (mname, m, shape) in enumerate([("nn.AvgPool2d(2)", nn.AvgPool2d(2), (2, 3, 4, 4)),
+                                               ("nn.Flatten()", nn.Flatten(), (2, 3, 2, 2)),
+                                               ("0.5 * x", _Scale(), (2, 5))]):
+            case = f"{mname} on spike and trace of shape {shape}"
+            spike0 = (torch.rand(shape, generator=gen) < 0.5).double()
+            trace0 = spike0 + torch.rand(shape, generator=gen, dtype=torch.float64)
+            s_leaf = spike0.clone().requires_grad_(True)
+            a_leaf = trace0.clone().requires_grad_(True)    # a trace with a graph, to be ignored
+            s_in, a_in = s_leaf * 1.0, a_leaf * 1.0
+            out = _run(name, case, lambda: op_class(m)([s_in, a_in]))
+            _inputs_unchanged(name, case, spike=(spike0, s_in), trace=(trace0, a_in))
+            want_s, want_a = m(spike0), m(trace0)
+            if not (isinstance(out, (list, tuple)) and len(out) == 2
+                    and all(isinstance(o, torch.Tensor) for o in out)):
+                raise ExerciseError(f"{name}: for {case} your wrapper returned {_fmt(out)}.\n"
+                                    f"  hint: return a list of two tensors, [module(spike), "
+                                    f"module(trace)].")
+            s_out, a_out = out
+            if _close(s_out, want_a) and _close(a_out, want_s):
+                _fail(name, case, "[module(spike), module(trace)]", "[module(trace), module(spike)]",
+                      "swapped: the spike comes first, the trace second.")
+            if not _close(s_out, want_s):
+                _fail(name, case + ", spike", want_s, s_out, "the first output is module(spike).")
+            if not _close(a_out, want_a):
+                hint = "the second output is module(trace)."
+                if _close(a_out, trace0):
+                    hint = ("the trace must go through the same operation as the spike: "
+                            "module(trace), or the next layer pairs the wrong entries.")
+                _fail(name, case + ", trace", want_a, a_out, hint)
+            lib_a = SpikeTraceOp(m)([spike0.clone(), trace0.clone().requires_grad_(True) * 1.0])[1]
+            if a_out.requires_grad and not lib_a.requires_grad:
+                _fail(name, case + ", trace", "a trace without graph", "a trace with a graph",
+                      "compute module(trace) without gradient (inside `with torch.no_grad():`): "
+                      "the trace never needs one, and a graph on it would hold memory.")
+            if s_out.grad_fn is None:
+                _fail(name, case + ", spike", "a spike with a graph", "no graph",
+                      "the spike keeps its graph: gradients flow back through the module to "
+                      "the neuron that fired (no torch.no_grad or detach on the spike).")
+            g = torch.randn(want_s.shape, generator=gen, dtype=torch.float64)
+            s_ref = spike0.clone().requires_grad_(True)
+            m(s_ref).backward(g)
+            _run(name, case + " (backward)", lambda: s_out.backward(g))
+            if not _close(s_leaf.grad, s_ref.grad):
+                _fail(name, case + ", gradient to the spike", s_ref.grad, s_leaf.grad,
+                      _grad_hint(s_leaf.grad, s_ref.grad, "the spike's gradient flows back "
+                                 "through the module unchanged in form."))
+        for arch in ("cnn", "cnn_pool_neuron"):
+            ref = _Dispatch(*_layers(arch, 3, OTTTLIFNode), sto=SpikeTraceOp)
+            mine = _Dispatch(*_layers(arch, 3, OTTTLIFNode), sto=op_class)
+            _compare_online(name, arch, ref, mine, "the wrapper works alone but not in a "
+                            "network: check that it applies the module it was given.",
+                            modes=("train",))
+    except _NotAttempted:
+        return _not_attempted("your MySpikeTraceOp")
+    return _correct("[module(spike), module(trace)], spike with graph and trace without, inputs "
+                    "unchanged: as SpikeTraceOp alone and inside two CNNs with pooling and flatten.")
+
+
+# -- 05: OTTTSequential's dispatch rule --------------------------------------------------------
+def check_ottt_dispatch(fn: Callable[[list, Any], Any]) -> bool:
+    """Check ``fn(layers, x) -> output``: ``OTTTSequential``'s forward (notebook 05).
+
+    For each layer ``m`` in order: while ``x`` is a plain tensor, ``x = m(x)``; once it is a
+    ``[spike, trace]`` pair, a spiking neuron gets the spike only (``m(x[0])``), a module with
+    parameters goes through ``GradwithTrace``, a parameter-free one through ``SpikeTraceOp``.
+    Checked on an MLP and two CNNs (one with a neuron right after pooling), in training mode
+    (outputs, input and parameter gradients) and eval mode, over two sequences with
+    ``reset_net`` between, against ``OTTTSequential``.
+    """
+    name = "check_ottt_dispatch"
+    if not callable(fn):
+        raise ExerciseError(f"{name}: expected a function fn(layers, x), got {type(fn).__name__}.")
+    rule = ("the rule: plain tensor -> m(x); [spike, trace] and a neuron -> m(x[0]); with "
+            "parameters -> GradwithTrace(m)(x); without -> SpikeTraceOp(m)(x). A neuron is "
+            "called once per step, on the spike.")
+    try:
+        for arch in ("mlp", "cnn", "cnn_pool_neuron"):
+            ref = OTTTSequential(*_layers(arch, 4, OTTTLIFNode))
+            mine = _FnSequential(fn, *_layers(arch, 4, OTTTLIFNode))
+            _compare_online(name, arch, ref, mine, rule)
+    except _NotAttempted:
+        return _not_attempted("your ottt_forward")
+    return _correct("same outputs and gradients as OTTTSequential on an MLP and two CNNs, in "
+                    "training and eval mode, over two sequences with reset_net between.")

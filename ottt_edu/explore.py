@@ -300,7 +300,7 @@ def draw_ottt_vs_bptt(fig: Figure, params: OTTTvsBPTTParams) -> dict[str, Any]:
                             [data["ottt_bytes"] / scale, data["bptt_bytes"] / scale],
                             "s", ms=8, mfc="none", color="#444444", label=f"T={params.T}")
     ax_mem.legend(fontsize="small")
-    fig.suptitle(f"OTTT vs BPTT: BPTT saves {data['bptt_bytes'] / data['ottt_bytes']:.1f}x the "
-                 f"bytes of OTTT at T={params.T}")
+    fig.suptitle(f"OTTT vs BPTT: BPTT keeps {data['bptt_bytes'] / data['ottt_bytes']:.1f}x the "
+                 f"bytes OTTT keeps for backward, at T={params.T}")
     return {"data": data, "axes": [ax_bar, ax_cos, ax_mem], "bars": bars,
             "cosine_lines": cosine_lines, "memory": memory, "marker": marker}

@@ -76,6 +76,12 @@ def _legend_above(ax: Axes) -> None:
               fontsize="small", borderaxespad=0.2)
 
 
+def _integer_time_ticks(ax: Axes) -> None:
+    """Discrete time: ticks only at whole time steps."""
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def style_axis(ax: Axes, xlabel: Optional[str] = None, ylabel: Optional[str] = None,
                title: Optional[str] = None) -> None:
     """Apply the common look: labels, light grid, no top/right spines."""
@@ -168,6 +174,7 @@ def plot_raster(ax: Axes, spikes: Any, *, t0: int = 0, color: Optional[str] = No
     ax.set_xlim(t0 - 0.5, t0 + T - 0.5)
     ax.set_ylim(-0.5, N - 0.5)
     style_axis(ax, "time step t", "neuron", None)
+    _integer_time_ticks(ax)
     return coll
 
 
@@ -205,6 +212,7 @@ def plot_membrane(ax: Axes, v: Any, *, spikes: Any = None, v_threshold: float = 
                                      marker="v", s=30, color=PALETTE["spike"], zorder=3,
                                      label="spike s[t]")
     style_axis(ax, "time step t", "membrane potential", None)
+    _integer_time_ticks(ax)
     _legend_above(ax)
     return drawn
 
@@ -231,6 +239,7 @@ def plot_trace(ax: Axes, spikes: Any, trace: Any, *, tau: Optional[float] = None
     (drawn["trace"],) = ax.plot(t, a_arr, "o-", ms=3, lw=LINEWIDTH, color=PALETTE["trace"],
                                 label=name)
     style_axis(ax, "time step t", "spike / trace", None)
+    _integer_time_ticks(ax)
     _legend_above(ax)
     return drawn
 
@@ -324,9 +333,9 @@ def plot_grad_paths(ax: Axes, kind: str = "GradwithTrace") -> dict[str, Any]:
         (x0, y0, _), (x1, y1, _) = spec["boxes"][src], spec["boxes"][dst]
         return ax.annotate(
             "", xy=(x1, y1), xytext=(x0, y0), xycoords="axes fraction",
-            textcoords="axes fraction", zorder=2,
+            textcoords="axes fraction", zorder=4,   # above the boxes: heads stay visible
             arrowprops=dict(arrowstyle="-|>", color=color, lw=1.6, ls=style, shrinkA=1,
-                            shrinkB=1, patchA=boxes[src].get_bbox_patch(),
+                            shrinkB=1, mutation_scale=16, patchA=boxes[src].get_bbox_patch(),
                             patchB=boxes[dst].get_bbox_patch(),
                             connectionstyle=f"arc3,rad={rad}"),
         )
@@ -338,7 +347,7 @@ def plot_grad_paths(ax: Axes, kind: str = "GradwithTrace") -> dict[str, Any]:
     ax.plot([], [], color=PALETTE["grad"], lw=1.6, ls="--", label="backward gradient")
     if aux_arrows:
         ax.plot([], [], color=PALETTE["input"], lw=1.6, ls=":",
-                label="graph input (value replaced)")
+                label="the trace gives the graph's input its value (no gradient)")
     ax.legend(loc="upper center", fontsize="small", ncol=3, frameon=False,
               bbox_to_anchor=(0.5, 0.02))
     ax.set_axis_off()

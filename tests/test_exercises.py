@@ -242,11 +242,14 @@ def test_wrapping_prediction_wrong_length_and_unknown_name():
 def _reference_ottt_a(net, x_seq, y, optimizer):
     optimizer.zero_grad()
     T = x_seq.shape[0]
+    total = 0.0
     for t in range(T):
         loss = F.cross_entropy(net(x_seq[t]), y) / T
         loss.backward()
+        total += loss.item()
     optimizer.step()
     reset_net(net)
+    return total
 
 
 def test_ottt_a_step_correct(capsys):
@@ -339,3 +342,542 @@ def test_wrapping_prediction_rejects_a_plain_sequential():
 def test_wrong_return_type_is_reported():
     with pytest.raises(ExerciseError, match="returned list, expected a torch.Tensor"):
         check_trace_closed_form(lambda s, tau: s.tolist())
+
+
+# =============================================================================================
+# Probes from the issue-12 walkthrough: one test per wrong answer (rejected, with the hint that
+# names the mistake) and one per correct answer.
+# =============================================================================================
+from ottt_edu import GradwithTrace, LIFNode, ReplaceforGrad, SpikeTraceOp  # noqa: E402
+from ottt_edu.exercises import (  # noqa: E402
+    check_grad_with_trace,
+    check_ottt_dispatch,
+    check_ottt_lif_step,
+    check_replace_for_grad,
+    check_spike_trace_op,
+)
+
+
+# -- 01: exact ties and wrong charge equations -------------------------------------------------
+def test_first_spike_time_floor_misses_exact_ties():
+    def floor_answer(x, tau, v_threshold):
+        k = 1.0 - 1.0 / tau
+        if x * tau <= v_threshold:
+            return None
+        if x >= v_threshold:
+            return 0
+        return math.floor(math.log(1.0 - v_threshold * (1.0 - k) / x) / math.log(k))
+
+    with pytest.raises(ExerciseError, match="exact tie") as e:
+        check_first_spike_time(floor_answer)
+    assert "floor(n)" in str(e.value)
+
+
+def test_first_spike_time_strict_comparison_misses_exact_ties():
+    def strict(x, tau, v_threshold):
+        v = 0.0
+        for t in range(5000):
+            v = v * (1 - 1 / tau) + x
+            if v > v_threshold:
+                return t
+        return None
+
+    with pytest.raises(ExerciseError, match="exact tie") as e:
+        check_first_spike_time(strict)
+    assert "v > v_threshold" in str(e.value)
+
+
+def test_first_spike_time_wrong_charge_equation_names_the_equation():
+    def decayed_input(x, tau, v_threshold):
+        v = 0.0
+        for t in range(5000):
+            v = v + (x - v) / tau
+            if v >= v_threshold:
+                return t
+        return None
+
+    with pytest.raises(ExerciseError, match="charge equation") as e:
+        check_first_spike_time(decayed_input)
+    assert "off by one" not in str(e.value)
+
+
+def test_first_spike_time_exact_ties_are_checked(capsys):
+    assert check_first_spike_time(first_spike_time) is True
+    assert "exact ties" in capsys.readouterr().out
+
+
+# -- 03: inputs must be left unchanged ----------------------------------------------------------
+def test_replace_by_detach_in_place_copy_is_rejected():
+    def overwrite(x, x_r):
+        x.data.copy_(x_r)
+        return x
+
+    with pytest.raises(ExerciseError, match="changed its input `x` in place"):
+        check_replace_by_detach(overwrite)
+
+
+class _RFG(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, x_r):
+        return x_r.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+def _rfg(forward=None, backward=None):
+    class Fn(torch.autograd.Function):
+        pass
+    Fn.forward = staticmethod(forward or _RFG.forward)
+    Fn.backward = staticmethod(backward or _RFG.backward)
+    return Fn
+
+
+def test_replace_for_grad_correct(capsys):
+    assert check_replace_for_grad(_RFG) is True
+    assert capsys.readouterr().out.startswith("Correct!")
+
+
+def test_replace_for_grad_library_is_correct():
+    assert check_replace_for_grad(ReplaceforGrad) is True
+
+
+def test_replace_for_grad_not_attempted(capsys):
+    def todo(ctx, *a):
+        raise NotImplementedError
+    assert check_replace_for_grad(_rfg(todo, todo)) is False
+    assert "Not attempted yet" in capsys.readouterr().out
+
+
+def test_replace_for_grad_in_place_copy_is_rejected():
+    def overwrite(ctx, x, x_r):
+        x.copy_(x_r)
+        return x
+    with pytest.raises(ExerciseError, match="changed its input `x` in place"):
+        check_replace_for_grad(_rfg(forward=overwrite))
+
+
+def test_replace_for_grad_value_of_x():
+    with pytest.raises(ExerciseError, match="returned x's value"):
+        check_replace_for_grad(_rfg(forward=lambda ctx, x, x_r: x.clone()))
+
+
+def test_replace_for_grad_sign_flip():
+    with pytest.raises(ExerciseError, match="sign flip"):
+        check_replace_for_grad(_rfg(backward=lambda ctx, g: (-g, -g)))
+
+
+def test_replace_for_grad_no_gradient_to_x():
+    with pytest.raises(ExerciseError, match="no gradient reached x"):
+        check_replace_for_grad(_rfg(backward=lambda ctx, g: (None, g)))
+
+
+def test_replace_for_grad_one_gradient_only():
+    with pytest.raises(ExerciseError, match="one gradient per input"):
+        check_replace_for_grad(_rfg(backward=lambda ctx, g: g))
+
+
+def test_replace_for_grad_needs_a_function_class():
+    with pytest.raises(ExerciseError, match="subclass of torch.autograd.Function"):
+        check_replace_for_grad(lambda x, x_r: x_r)
+
+
+# -- 04: dtypes, sign flip, shift by one, transposed -------------------------------------------
+def test_trace_closed_form_float_double_mix_becomes_a_hint():
+    def float32_matrix(spikes, tau):
+        T = spikes.shape[0]
+        t = torch.arange(T, dtype=torch.float32)
+        lag = t[:, None] - t[None, :]
+        K = torch.where(lag >= 0, (1 - 1 / tau) ** lag.clamp(min=0), torch.zeros_like(lag))
+        return K @ spikes
+
+    with pytest.raises(ExerciseError, match="mixes float32 and float64") as e:
+        check_trace_closed_form(float32_matrix)
+    assert "RuntimeError" in str(e.value)
+
+
+def test_trace_closed_form_sign_flip():
+    with pytest.raises(ExerciseError, match="sign flip"):
+        check_trace_closed_form(lambda s, tau: -trace_closed_form(s, tau))
+
+
+def test_trace_closed_form_shift_by_one():
+    def shifted(s, tau):
+        a = trace_closed_form(s, tau)
+        return torch.cat([torch.zeros_like(a[:1]), a[:-1]])
+
+    with pytest.raises(ExerciseError, match="shifted by one time step"):
+        check_trace_closed_form(shifted)
+
+
+def test_trace_closed_form_transposed_matrix():
+    def transposed(s, tau):
+        T = s.shape[0]
+        t = torch.arange(T, dtype=s.dtype)
+        lag = t[:, None] - t[None, :]
+        K = torch.where(lag >= 0, (1 - 1 / tau) ** lag.clamp(min=0), torch.zeros_like(lag))
+        return K.T @ s
+
+    with pytest.raises(ExerciseError, match="transposed matrix"):
+        check_trace_closed_form(transposed)
+
+
+def test_ottt_weight_grad_sign_flip():
+    with pytest.raises(ExerciseError, match="sign flip"):
+        check_ottt_weight_grad(lambda g, a: -torch.einsum("tbo,tbi->oi", g, a))
+
+
+def test_ottt_weight_grad_shift_by_one():
+    def shifted(g, a):
+        a_prev = torch.cat([torch.zeros_like(a[:1]), a[:-1]])
+        return torch.einsum("tbo,tbi->oi", g, a_prev)
+
+    with pytest.raises(ExerciseError, match="shifted by one time step"):
+        check_ottt_weight_grad(shifted)
+
+
+def test_ottt_weight_grad_float_double_mix_becomes_a_hint():
+    def double_sum(g, a):
+        out = torch.zeros(g.shape[2], a.shape[2], dtype=torch.float64)
+        return out + torch.einsum("tbo,tbi->oi", g, a).to(torch.float32) @ torch.eye(a.shape[2])
+
+    with pytest.raises(ExerciseError, match="mixes float32 and float64"):
+        check_ottt_weight_grad(lambda g, a: torch.eye(g.shape[2], dtype=torch.float64)
+                               @ torch.einsum("tbo,tbi->oi", g, a))
+
+
+# -- 04: one OTTT LIF step -----------------------------------------------------------------------
+def ottt_lif_step(x, v, trace, tau, v_threshold, surrogate, training, *, detach_v=True,
+                  detach_reset=True, trace_no_grad=True, strict=False, hard=False, decay_input=False):
+    k = 1.0 - 1.0 / tau
+    v_prev = v.detach() if detach_v else v
+    v = v_prev + (x - v_prev) / tau if decay_input else k * v_prev + x
+    spike = surrogate(v - v_threshold)
+    if strict:
+        spike = spike * (v != v_threshold)
+    s_r = spike.detach() if detach_reset else spike
+    v = v * (1 - s_r) if hard else v - s_r * v_threshold
+    if not training:
+        return spike, v, trace
+    if trace_no_grad:
+        with torch.no_grad():
+            trace = k * trace + spike
+    else:
+        trace = k * trace + spike
+    return [spike, trace], v, trace
+
+
+def _lif_variant(**kw):
+    return lambda *a: ottt_lif_step(*a, **kw)
+
+
+def test_ottt_lif_step_correct(capsys):
+    assert check_ottt_lif_step(ottt_lif_step) is True
+    assert capsys.readouterr().out.startswith("Correct!")
+
+
+def test_ottt_lif_step_not_attempted():
+    assert check_ottt_lif_step(_not_implemented) is False
+
+
+def test_ottt_lif_step_v_not_detached():
+    with pytest.raises(ExerciseError, match=r"charge with v detached: v = \(1 - 1/tau\) \* v.detach\(\)"):
+        check_ottt_lif_step(_lif_variant(detach_v=False))
+
+
+def test_ottt_lif_step_reset_not_detached():
+    with pytest.raises(ExerciseError, match=r"reset must be detached"):
+        check_ottt_lif_step(_lif_variant(detach_reset=False))
+
+
+def test_ottt_lif_step_trace_with_gradient():
+    with pytest.raises(ExerciseError, match=r"torch.no_grad"):
+        check_ottt_lif_step(_lif_variant(trace_no_grad=False))
+
+
+def test_ottt_lif_step_strict_threshold_misses_tie():
+    with pytest.raises(ExerciseError, match="exact tie"):
+        check_ottt_lif_step(_lif_variant(strict=True))
+
+
+def test_ottt_lif_step_hard_reset():
+    with pytest.raises(ExerciseError, match="hard reset"):
+        check_ottt_lif_step(_lif_variant(hard=True))
+
+
+def test_ottt_lif_step_wrong_charge_equation():
+    with pytest.raises(ExerciseError, match="charge equation: the input is not divided by tau"):
+        check_ottt_lif_step(_lif_variant(decay_input=True))
+
+
+def test_ottt_lif_step_trace_in_eval_mode():
+    def always_pair(x, v, trace, tau, v_threshold, surrogate, training):
+        return ottt_lif_step(x, v, trace, tau, v_threshold, surrogate, True)
+
+    with pytest.raises(ExerciseError, match="in eval mode return only the spike"):
+        check_ottt_lif_step(always_pair)
+
+
+def test_ottt_lif_step_in_place_state_update():
+    def in_place(x, v, trace, tau, v_threshold, surrogate, training):
+        out, v_new, _ = ottt_lif_step(x, v, trace, tau, v_threshold, surrogate, training)
+        if training:
+            with torch.no_grad():
+                trace.mul_(1 - 1 / tau).add_(out[0])
+            return [out[0], trace], v_new, trace
+        return out, v_new, trace
+
+    with pytest.raises(ExerciseError, match="changed its input `trace` in place"):
+        check_ottt_lif_step(in_place)
+
+
+# -- 04: GradwithTrace -------------------------------------------------------------------------
+class MyGradwithTrace(nn.Module):
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        spike, trace = x
+        with torch.no_grad():
+            out = self.module(spike)
+        in_for_grad = ReplaceforGrad.apply(spike, trace)
+        return ReplaceforGrad.apply(self.module(in_for_grad), out)
+
+
+def test_grad_with_trace_correct(capsys):
+    assert check_grad_with_trace(MyGradwithTrace) is True
+    assert capsys.readouterr().out.startswith("Correct!")
+
+
+def test_grad_with_trace_library_is_correct():
+    assert check_grad_with_trace(GradwithTrace) is True
+
+
+def test_grad_with_trace_not_attempted():
+    class Todo(MyGradwithTrace):
+        def forward(self, x):
+            raise NotImplementedError
+    assert check_grad_with_trace(Todo) is False
+
+
+def test_grad_with_trace_swapped_arguments_take_the_gradient_from_the_spike():
+    class Swapped(MyGradwithTrace):
+        def forward(self, x):
+            spike, trace = x
+            with torch.no_grad():
+                out = self.module(spike)
+            return ReplaceforGrad.apply(self.module(ReplaceforGrad.apply(trace, spike)), out)
+
+    with pytest.raises(ExerciseError, match=r"came from the spike \(sum_t g\^T s\)"):
+        check_grad_with_trace(Swapped)
+
+
+def test_grad_with_trace_value_from_the_trace():
+    class FromTrace(MyGradwithTrace):
+        def forward(self, x):
+            spike, trace = x
+            return self.module(ReplaceforGrad.apply(spike, trace))
+
+    with pytest.raises(ExerciseError, match="value came from the trace"):
+        check_grad_with_trace(FromTrace)
+
+
+def test_grad_with_trace_sign_flip():
+    class Flipped(MyGradwithTrace):
+        def forward(self, x):
+            spike, trace = x
+            with torch.no_grad():
+                out = self.module(spike)
+            y = self.module(ReplaceforGrad.apply(spike, trace))
+            return ReplaceforGrad.apply(-y, out)
+
+    with pytest.raises(ExerciseError, match="sign flip"):
+        check_grad_with_trace(Flipped)
+
+
+def test_grad_with_trace_in_place_on_the_spike():
+    class Overwrites(MyGradwithTrace):
+        def forward(self, x):
+            spike, trace = x
+            out = self.module(spike.detach())
+            spike.data.copy_(trace)
+            return ReplaceforGrad.apply(self.module(spike), out)
+
+    with pytest.raises(ExerciseError, match="changed its input `spike` in place"):
+        check_grad_with_trace(Overwrites)
+
+
+def test_grad_with_trace_no_gradient_to_the_spike():
+    class NoSpikeGrad(MyGradwithTrace):
+        def forward(self, x):
+            spike, trace = x
+            with torch.no_grad():
+                out = self.module(spike)
+            return ReplaceforGrad.apply(self.module(trace), out)
+
+    with pytest.raises(ExerciseError, match="must reach the spike"):
+        check_grad_with_trace(NoSpikeGrad)
+
+
+# -- 05: SpikeTraceOp and the dispatch rule ------------------------------------------------------
+class MySpikeTraceOp(nn.Module):
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        spike, trace = x
+        spike = self.module(spike)
+        with torch.no_grad():
+            trace = self.module(trace)
+        return [spike, trace]
+
+
+def test_spike_trace_op_correct(capsys):
+    assert check_spike_trace_op(MySpikeTraceOp) is True
+    assert capsys.readouterr().out.startswith("Correct!")
+
+
+def test_spike_trace_op_library_is_correct():
+    assert check_spike_trace_op(SpikeTraceOp) is True
+
+
+def test_spike_trace_op_not_attempted():
+    class Todo(MySpikeTraceOp):
+        def forward(self, x):
+            raise NotImplementedError
+    assert check_spike_trace_op(Todo) is False
+
+
+def test_spike_trace_op_trace_skips_the_operation():
+    class Skips(MySpikeTraceOp):
+        def forward(self, x):
+            return [self.module(x[0]), x[1]]
+
+    with pytest.raises(ExerciseError, match="same operation as the spike"):
+        check_spike_trace_op(Skips)
+
+
+def test_spike_trace_op_trace_with_graph():
+    class Graph(MySpikeTraceOp):
+        def forward(self, x):
+            return [self.module(x[0]), self.module(x[1])]
+
+    with pytest.raises(ExerciseError, match="torch.no_grad"):
+        check_spike_trace_op(Graph)
+
+
+def test_spike_trace_op_spike_without_graph():
+    class NoGraph(MySpikeTraceOp):
+        def forward(self, x):
+            with torch.no_grad():
+                return [self.module(x[0]), self.module(x[1])]
+
+    with pytest.raises(ExerciseError, match="the spike keeps its graph"):
+        check_spike_trace_op(NoGraph)
+
+
+def test_spike_trace_op_swapped():
+    class Swapped(MySpikeTraceOp):
+        def forward(self, x):
+            s, a = super().forward(x)
+            return [a, s]
+
+    with pytest.raises(ExerciseError, match="swapped"):
+        check_spike_trace_op(Swapped)
+
+
+def ottt_forward(layers, x, *, neuron_rule=True, plain_rule=True, params_rule=True):
+    for m in layers:
+        pair = isinstance(x, list) and len(x) == 2
+        if not pair and plain_rule:
+            x = m(x)
+        elif isinstance(m, LIFNode) and neuron_rule:
+            x = m(x[0] if pair else x)
+        elif (any(True for _ in m.parameters()) if params_rule else False):
+            x = GradwithTrace(m)(x)
+        else:
+            x = SpikeTraceOp(m)(x)
+    return x
+
+
+def test_ottt_dispatch_correct(capsys):
+    assert check_ottt_dispatch(ottt_forward) is True
+    assert capsys.readouterr().out.startswith("Correct!")
+
+
+def test_ottt_dispatch_library_forward_is_correct():
+    assert check_ottt_dispatch(lambda layers, x: OTTTSequential(*layers)(x)) is True
+
+
+def test_ottt_dispatch_not_attempted():
+    assert check_ottt_dispatch(_not_implemented) is False
+
+
+def test_ottt_dispatch_neuron_gets_the_pair():
+    with pytest.raises(ExerciseError, match=r"give a neuron only the spike, x\[0\]"):
+        check_ottt_dispatch(lambda layers, x: ottt_forward(layers, x, neuron_rule=False))
+
+
+def test_ottt_dispatch_wraps_plain_tensors():
+    with pytest.raises(ExerciseError, match="a layer runs as itself"):
+        check_ottt_dispatch(lambda layers, x: ottt_forward(layers, x, plain_rule=False))
+
+
+def test_ottt_dispatch_parametric_layer_in_spike_trace_op():
+    with pytest.raises(ExerciseError, match="goes through GradwithTrace"):
+        check_ottt_dispatch(lambda layers, x: ottt_forward(layers, x, params_rule=False))
+
+
+# -- 05: OTTT_A slips ----------------------------------------------------------------------------
+def test_ottt_a_step_range_T_minus_1():
+    def short(net, x_seq, y, optimizer):
+        optimizer.zero_grad()
+        T = x_seq.shape[0]
+        total = 0.0
+        for t in range(T - 1):
+            loss = F.cross_entropy(net(x_seq[t]), y) / T
+            loss.backward()
+            total += loss.item()
+        optimizer.step()
+        reset_net(net)
+        return total
+
+    with pytest.raises(ExerciseError, match=r"range\(T - 1\)"):
+        check_ottt_a_step(short)
+
+
+def test_ottt_a_step_zero_grad_inside_the_loop():
+    def inside(net, x_seq, y, optimizer):
+        T = x_seq.shape[0]
+        total = 0.0
+        for t in range(T):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(net(x_seq[t]), y) / T
+            loss.backward()
+            total += loss.item()
+        optimizer.step()
+        reset_net(net)
+        return total
+
+    with pytest.raises(ExerciseError, match="zero_grad\\(\\) inside the time loop"):
+        check_ottt_a_step(inside)
+
+
+def test_ottt_a_step_eval_before_training():
+    def in_eval(net, x_seq, y, optimizer):
+        net.eval()
+        return _reference_ottt_a(net, x_seq, y, optimizer)
+
+    with pytest.raises(ExerciseError, match="eval mode"):
+        check_ottt_a_step(in_eval)
+
+
+def test_ottt_a_step_must_return_the_loss():
+    def returns_nothing(net, x_seq, y, optimizer):
+        _reference_ottt_a(net, x_seq, y, optimizer)
+
+    with pytest.raises(ExerciseError, match="return the sequence's loss"):
+        check_ottt_a_step(returns_nothing)

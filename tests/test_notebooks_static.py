@@ -135,3 +135,42 @@ def test_ignored_outputs_are_explained_and_still_asserted(path):
         comments = [line for line in lines if line.startswith("#") and "NBVAL" not in line]
         assert comments, f"{path.name}: say why the output is ignored\n{text[:200]}"
         assert "assert" in text, f"{path.name}: an ignored cell must still assert its result\n{text[:200]}"
+
+
+# The exercises and, for each, lines of its reference solution that are the answer: none may
+# stand in any cell (code or markdown) above the exercise cell, the cell that hands the
+# student's stub to the checker.
+EXERCISE_ANSWERS = [
+    ("01_spiking_neurons", "check_first_spike_time(", ["math.ceil(math.log("]),
+    ("03_replace_for_grad", "check_replace_for_grad(", ["return grad, grad", "return x_r.clone()"]),
+    ("03_replace_for_grad", "check_replace_by_detach(", ["(x_r - x).detach()"]),
+    ("04_traces_and_grad_with_trace", "check_ottt_lif_step(",
+     ["spike.detach() * v_threshold", "v.detach() + x", "trace = k * trace + spike"]),
+    ("04_traces_and_grad_with_trace", "check_trace_closed_form(", ["K @ spikes"]),
+    ("04_traces_and_grad_with_trace", "check_ottt_weight_grad(", ['einsum("tbo,tbi->oi"']),
+    ("04_traces_and_grad_with_trace", "check_grad_with_trace(",
+     ["ReplaceforGrad.apply(spike, trace)", "ReplaceforGrad.apply(out_for_grad, out)"]),
+    ("05_spike_trace_op_and_ottt_sequential", "check_spike_trace_op(",
+     ["trace = self.module(trace)"]),
+    ("05_spike_trace_op_and_ottt_sequential", "check_ottt_dispatch(",
+     ["GradwithTrace(m)(x)", "m(x[0])"]),
+    ("05_spike_trace_op_and_ottt_sequential", "check_ottt_a_step(",
+     ["F.cross_entropy(net(x_seq[t]), y) / T"]),
+]
+
+
+@pytest.mark.parametrize("stem, checker, answers", EXERCISE_ANSWERS,
+                         ids=[f"{s[:2]}-{c[6:-1]}" for s, c, _ in EXERCISE_ANSWERS])
+def test_no_exercise_answer_above_its_exercise(stem, checker, answers):
+    cells = load(NOTEBOOK_DIR / f"{stem}.ipynb")["cells"]
+    texts = [source(c) for c in cells]
+    stubs = [i for i, (c, t) in enumerate(zip(cells, texts))
+             if c["cell_type"] == "code" and checker in t and "NotImplementedError" in t]
+    assert len(stubs) == 1, f"{stem}: expected one exercise cell calling {checker}"
+    i = stubs[0]
+    solution = [t for c, t in zip(cells[i + 1:], texts[i + 1:]) if "solution" in c["metadata"].get("tags", [])]
+    assert solution and checker in solution[0], f"{stem}: the solution cell must follow {checker}"
+    for answer in answers:
+        assert answer in solution[0], f"{stem}: {answer!r} is not in the solution (update this test)"
+        above = [j for j in range(i) if answer in texts[j]]
+        assert not above, f"{stem}: the answer {answer!r} of {checker} stands in cell {above} above it"

@@ -326,3 +326,24 @@ def test_readme_figures_are_committed():
     img = script.ROOT / "docs" / "img"
     missing = [n for n in script.FIGURES if not (img / f"{n}.png").is_file()]
     assert not missing, f"run `.venv/bin/python scripts/make_readme_figures.py`; missing {missing}"
+
+
+def test_grad_paths_arrowheads_are_drawn_above_the_boxes(ax):
+    """Issue 12: the heads ended under the boxes (invisible); the aux edge was mislabelled."""
+    for kind in ("ReplaceforGrad", "GradwithTrace"):
+        ax.clear()
+        d = viz.plot_grad_paths(ax, kind)
+        box_z = max(b.get_zorder() for b in d["boxes"].values())
+        for a in d["value_arrows"] + d["grad_arrows"] + d["aux_arrows"]:
+            assert a.get_zorder() > box_z
+            assert a.arrow_patch.get_arrowstyle().__class__.__name__ == "CurveFilledB"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "the trace gives the graph's input its value (no gradient)" in labels
+
+
+def test_discrete_time_axes_have_integer_ticks(ax):
+    """Issue 12: no 2.5 on a time-step axis."""
+    viz.plot_trace(ax, torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0]), torch.tensor([0.0, 1.0, 0.5, 1.25, 1.625]))
+    ax.figure.canvas.draw()
+    ticks = ax.get_xticks()
+    assert all(float(t).is_integer() for t in ticks)

@@ -200,6 +200,8 @@ def test_draw_ottt_vs_bptt_plots_the_sweep():
     np.testing.assert_allclose(drawn["marker"].get_ydata(),
                                [data["ottt_bytes"] / scale, data["bptt_bytes"] / scale])
     np.testing.assert_allclose(drawn["marker"].get_xdata(), [2, 2])
+    title = fig._suptitle.get_text()   # issue 12: "saves" read as the opposite of what it means
+    assert "BPTT keeps" in title and "saves" not in title
 
 
 def test_ottt_vs_bptt_explorer_sliders_change_figure():
