@@ -183,7 +183,8 @@ def plot_membrane(ax: Axes, v: Any, *, spikes: Any = None, v_threshold: float = 
     """Membrane potential ``v[t]`` with the threshold line, spike marks and optional input.
 
     Args:
-        v: ``(T,)`` membrane potential (after reset, as the neuron stores it).
+        v: ``(T,)`` membrane potential (before reset, as compared with the threshold, or after
+            it, as the neuron stores it; say which with ``label``).
         spikes: optional ``(T,)`` 0/1 spikes; each is marked above the threshold line.
         v_threshold: firing threshold (horizontal dashed line).
         x: optional ``(T,)`` input current, drawn as grey steps.
