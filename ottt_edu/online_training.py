@@ -421,6 +421,14 @@ def fptt_step(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
     Returns the loss ``(1/T) sum_t loss_fn(out[t], y)`` of the training passes (without the
     regulariser) and the outputs summed over T; every step's gradient is applied and
     synchronised at once, so ``sync_context`` is not used. ``x_seq`` is ``(T, B, ...)``.
+
+    Convention: only the data loss is divided by T, the regulariser is not. Step t minimises
+    ``loss_fn(out[t], y)/T + alpha/2 * mse(...)``, which is ``1/T`` times SpikingJelly's
+    ``fptt_online_training`` objective with ``alpha' = T * alpha`` (and the loss not divided).
+    So ``fptt_step(alpha, lr)`` equals ``fptt_online_training(alpha=T*alpha)`` with ``lr/T``
+    for plain SGD; with Adam (nearly invariant to the loss scale) it equals it at the same lr,
+    up to Adam's eps. The ``/T`` barely matters for OTTT/SLTT with Adam, but for FPTT it sets
+    the balance of data loss against regulariser.
     """
     from .train import StepResult
 

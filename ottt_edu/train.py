@@ -136,7 +136,9 @@ class TrainConfig:
     ``'bptt'`` — the plain LIF, whose state FPTT detaches after every step — for BPTT and FPTT).
     ``sltt_k`` (SLTT-K, only with ``'sltt'``): back-propagate at only that many randomly chosen
     steps of T (``None``: all). ``fptt_alpha``: FPTT's regularisation strength (used by
-    ``'fptt'`` only; ``ottt_edu.online_training``). ``n_train``/``n_test`` keep a
+    ``'fptt'`` only; ``ottt_edu.online_training.fptt_step``). The trainer divides the data loss
+    by T but not the regulariser, so ``fptt_alpha`` here is SpikingJelly's
+    ``fptt_online_training`` alpha divided by T (``fptt_alpha=0.1`` at ``T=6`` is its 0.6). ``n_train``/``n_test`` keep a
     seeded subset (``None``: all). ``device='auto'`` picks CUDA when available. ``width`` scales
     the channels of ``model='vgg'`` (the paper's network; ``loss='ce_mse'`` is its loss).
     """
