@@ -299,8 +299,8 @@ def check_lowest_cosine_tau(answer: Any) -> bool:
     return _check("check_lowest_cosine_tau", "my_tau_lowest", answer, truth, 0.25,
                   "within 0.25, i.e. the slider value itself", hint,
                   f"at T = {COSINE_T} the first-layer cosine is lowest for tau = {truth:g} "
-                  f"({cosines[truth]:.4f}; {cosines[MEMORY_TAU]:.4f} at tau = {MEMORY_TAU:g}). "
-                  f"A longer memory gives the temporal terms OTTT drops more weight.")
+                  f"(cosine {cosines[truth]:.3f}): a longer membrane memory gives the temporal "
+                  f"terms that OTTT drops more weight.")
 
 
 def check_memory_ratio(answer: Any) -> bool:
@@ -321,4 +321,5 @@ def check_memory_ratio(answer: Any) -> bool:
 
     return _check("check_memory_ratio", "my_ratio", answer, truth, 0.05 * truth, "within 5 %",
                   hint, f"at T = {MEMORY_T} BPTT saves {truth:.1f}x the bytes of OTTT "
-                        f"({at_16:.1f}x at T = {COSINE_T}): BPTT's bytes grow with T, OTTT's do not.")
+                        f"({at_16:.1f}x at T = {COSINE_T}): BPTT's bytes grow with T, "
+                        f"OTTT's do not.")

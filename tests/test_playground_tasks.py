@@ -138,7 +138,8 @@ def test_hints_do_not_give_the_answer_away():
                pt.check_memory_ratio: pt.memory_ratio()}
     for check, truth in answers.items():
         # (1.5 x the lowest-cosine tau is off the slider, whose end, 8, the hint names)
-        wrongs = (truth * 0.5,) if check is pt.check_lowest_cosine_tau else (truth * 0.5, truth * 1.5)
+        wrongs = (truth * 0.5,) if check is pt.check_lowest_cosine_tau else (
+            truth * 0.5, truth * 1.5)
         for wrong in wrongs:
             with pytest.raises(ExerciseError) as info:
                 check(wrong)
