@@ -891,6 +891,18 @@ class _StepFnNode(OTTTLIFNode):
         return out
 
 
+class _Affine(nn.Module):
+    """``scale * x + shift`` per feature: parameters, but neither ``nn.Linear`` nor a conv."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(1.0 + 0.2 * torch.rand(n))
+        self.shift = nn.Parameter(0.1 * torch.randn(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * x + self.shift
+
+
 def _layers(arch: str, seed: int, node: Callable[[], nn.Module]) -> list[nn.Module]:
     """Seeded float64 layers; ``node()`` makes each spiking neuron. Inputs: mlp (B, 4), the
     CNNs (B, 1, 4, 4); every network ends in 3 class scores."""
@@ -901,6 +913,8 @@ def _layers(arch: str, seed: int, node: Callable[[], nn.Module]) -> list[nn.Modu
         elif arch == "cnn":          # conv -> neuron -> pool -> flatten -> linear (like 05/06)
             layers = [nn.Conv2d(1, 2, 3, padding=1), node(), nn.Conv2d(2, 3, 3, padding=1), node(),
                       nn.AvgPool2d(2), nn.Flatten(), nn.Linear(12, 3)]
+        elif arch == "mlp_affine":   # a parametric layer that is neither Linear nor Conv
+            layers = [nn.Linear(4, 6), node(), _Affine(6), node(), nn.Linear(6, 3)]
         elif arch == "cnn_pool_neuron":   # a neuron right after a SpikeTraceOp
             layers = [nn.Conv2d(1, 2, 3, padding=1), node(), nn.AvgPool2d(2), node(),
                       nn.Flatten(), nn.Linear(8, 3)]
@@ -912,8 +926,10 @@ def _layers(arch: str, seed: int, node: Callable[[], nn.Module]) -> list[nn.Modu
         return [m.double() for m in layers]
 
 
-_IN_SHAPE = {"mlp": (4,), "cnn": (1, 4, 4), "cnn_pool_neuron": (1, 4, 4)}
+_IN_SHAPE = {"mlp": (4,), "cnn": (1, 4, 4), "cnn_pool_neuron": (1, 4, 4), "mlp_affine": (4,)}
 _ARCH_TEXT = {"mlp": "MLP Linear-LIF-Linear-LIF-Linear",
+              "mlp_affine": "MLP Linear-LIF-Affine-LIF-Linear (Affine: y = scale * x + shift, "
+                            "a layer with parameters that is neither Linear nor Conv)",
               "cnn": "CNN Conv-LIF-Conv-LIF-AvgPool-Flatten-Linear",
               "cnn_pool_neuron": "CNN Conv-LIF-AvgPool-LIF-Flatten-Linear"}
 
@@ -1361,7 +1377,9 @@ def check_ottt_dispatch(fn: Callable[[list, Any], Any]) -> bool:
     For each layer ``m`` in order: while ``x`` is a plain tensor, ``x = m(x)``; once it is a
     ``[spike, trace]`` pair, a spiking neuron gets the spike only (``m(x[0])``), a module with
     parameters goes through ``GradwithTrace``, a parameter-free one through ``SpikeTraceOp``.
-    Checked on an MLP and two CNNs (one with a neuron right after pooling), in training mode
+    Checked on two MLPs (one with a parametric layer that is neither ``nn.Linear`` nor a conv,
+    so that dispatching by type fails) and two CNNs (one with a neuron right after pooling);
+    a neuron given the trace or stepped twice gets its own hint. In training mode
     (outputs, input and parameter gradients) and eval mode, over two sequences with
     ``reset_net`` between, against ``OTTTSequential``.
     """
@@ -1371,12 +1389,75 @@ def check_ottt_dispatch(fn: Callable[[list, Any], Any]) -> bool:
     rule = ("the rule: plain tensor -> m(x); [spike, trace] and a neuron -> m(x[0]); with "
             "parameters -> GradwithTrace(m)(x); without -> SpikeTraceOp(m)(x). A neuron is "
             "called once per step, on the spike.")
+    by_type = ("a layer with parameters (any kind) goes through GradwithTrace: test "
+               "any(p.requires_grad for p in m.parameters())-style, not its type (this layer "
+               "is neither nn.Linear nor nn.Conv2d).")
     try:
-        for arch in ("mlp", "cnn", "cnn_pool_neuron"):
+        for arch in ("mlp", "cnn", "cnn_pool_neuron", "mlp_affine"):
             ref = OTTTSequential(*_layers(arch, 4, OTTTLIFNode))
             mine = _FnSequential(fn, *_layers(arch, 4, OTTTLIFNode))
-            _compare_online(name, arch, ref, mine, rule)
+            try:
+                _compare_online(name, arch, ref, mine, rule)
+            except ExerciseError as err:
+                specific = _dispatch_mistake(name, arch, fn, rule)
+                if specific is None and arch == "mlp_affine":
+                    specific = by_type      # the other networks passed: the rule is by type
+                if specific is None:
+                    raise
+                raise ExerciseError(f"{err}\n  more precisely: {specific}") from None
     except _NotAttempted:
         return _not_attempted("your ottt_forward")
-    return _correct("same outputs and gradients as OTTTSequential on an MLP and two CNNs, in "
+    return _correct("same outputs and gradients as OTTTSequential on two MLPs (one with a "
+                    "parametric layer that is neither Linear nor Conv) and two CNNs, in "
                     "training and eval mode, over two sequences with reset_net between.")
+
+
+def _neuron_on_trace(layers: list, x: Any) -> Any:
+    """The dispatch rule with a common slip: a neuron gets the trace instead of the spike."""
+    for m in layers:
+        if not _is_pair(x):
+            x = m(x)
+        elif isinstance(m, LIFNode):
+            x = m(x[1])
+        else:
+            x = (GradwithTrace(m) if _has_parameters(m) else _spike_trace_op()(m))(x)
+    return x
+
+
+def _neuron_twice(layers: list, x: Any) -> Any:
+    """The dispatch rule with a common slip: a neuron is stepped twice on the spike."""
+    for m in layers:
+        if not _is_pair(x):
+            x = m(x)
+        elif isinstance(m, LIFNode):
+            m(x[0])
+            x = m(x[0])
+        else:
+            x = (GradwithTrace(m) if _has_parameters(m) else _spike_trace_op()(m))(x)
+    return x
+
+
+def _spike_trace_op() -> type:
+    from .spike_trace_op import SpikeTraceOp
+    return SpikeTraceOp
+
+
+_DISPATCH_MISTAKES = (
+    (_neuron_on_trace, "the neuron was given the trace, x[1]: a neuron takes the spike, x[0] "
+                       "(it makes its own new trace)."),
+    (_neuron_twice, "a neuron was called twice in one time step (its state advanced twice): "
+                    "call it once, x = m(x[0])."),
+)
+
+
+def _dispatch_mistake(name: str, arch: str, fn: Callable[[list, Any], Any], rule: str
+                      ) -> Optional[str]:
+    """The hint of the known slip that ``fn`` reproduces on ``arch``, else ``None``."""
+    for slip, hint in _DISPATCH_MISTAKES:
+        try:
+            _compare_online(name, arch, _FnSequential(slip, *_layers(arch, 4, OTTTLIFNode)),
+                            _FnSequential(fn, *_layers(arch, 4, OTTTLIFNode)), rule)
+        except Exception:  # noqa: BLE001 - not this slip
+            continue
+        return hint
+    return None

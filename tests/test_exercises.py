@@ -1004,3 +1004,48 @@ def test_ottt_a_step_stepping_inside_the_loop_is_named():
     with pytest.raises(ExerciseError, match=r"optimizer\.step\(\) once, after the T steps "
                                             r"\(OTTT_A\); stepping every time step is OTTT_O"):
         check_ottt_a_step(step_in_loop)
+
+
+# -- 05: dispatch by type, neuron on the trace, neuron stepped twice ------------------------------
+def _dispatch_variant(kind):
+    def fwd(layers, x):
+        for m in layers:
+            if not (isinstance(x, list) and len(x) == 2):
+                x = m(x)
+            elif isinstance(m, LIFNode):
+                if kind == "twice":
+                    m(x[0])
+                x = m(x[1] if kind == "trace" else x[0])
+            elif (isinstance(m, (nn.Linear, nn.Conv2d)) if kind == "type"
+                  else any(True for _ in m.parameters())):
+                x = GradwithTrace(m)(x)
+            else:
+                x = SpikeTraceOp(m)(x)
+        return x
+    return fwd
+
+
+def test_ottt_dispatch_by_type_is_rejected():
+    with pytest.raises(ExerciseError, match=r"a layer with parameters \(any kind\) goes through "
+                                            r"GradwithTrace.*not its type"):
+        check_ottt_dispatch(_dispatch_variant("type"))
+
+
+def test_ottt_dispatch_neuron_given_the_trace_is_named():
+    with pytest.raises(ExerciseError, match=r"the neuron was given the trace, x\[1\]"):
+        check_ottt_dispatch(_dispatch_variant("trace"))
+
+
+def test_ottt_dispatch_neuron_called_twice_is_named():
+    with pytest.raises(ExerciseError, match="a neuron was called twice in one time step"):
+        check_ottt_dispatch(_dispatch_variant("twice"))
+
+
+def test_wrapping_prediction_task_text_names_every_allowed_name():
+    import pathlib
+    from ottt_edu.exercises import WRAPPER_NAMES
+    md = (pathlib.Path(__file__).parents[1] / "notebooks"
+          / "05_spike_trace_op_and_ottt_sequential.md").read_text()
+    task = md.split("### Your turn: predict the wrapping")[1].split("```")[0]
+    for wrapper in WRAPPER_NAMES:
+        assert f'"{wrapper}"' in task
