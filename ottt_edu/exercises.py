@@ -131,6 +131,17 @@ def _need_tensor(exercise: str, case: str, got: Any, shape: tuple[int, ...]) -> 
 
 
 # -- 01: first spike time ---------------------------------------------------------------------
+def _need_dtype(exercise: str, case: str, got: torch.Tensor, dtype: torch.dtype) -> None:
+    """Raise if the answer's dtype is not the input's (a stray ``.float()`` / ``.double()``)."""
+    if got.dtype != dtype:
+        g, w = str(got.dtype).replace("torch.", ""), str(dtype).replace("torch.", "")
+        cast = ".float()" if got.dtype == torch.float32 else f".to({g})"
+        raise ExerciseError(
+            f"{exercise}: for {case} your answer is {g}, the input is {w}.\n"
+            f"  hint: your answer is {g} for {w} input: keep the input's dtype (no {cast})."
+        )
+
+
 def _simulate_first_spike(x: float, tau: float, v_threshold: float, T_max: int = 2000
                           ) -> tuple[Optional[int], float]:
     """First spike index of an ``OTTTLIFNode`` under constant input ``x`` (float64).
@@ -344,11 +355,13 @@ def check_replace_by_detach(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
             y_ref = ReplaceforGrad.apply(x_ref * 1.0, x_r)
             y_ref.backward(upstream)
             x_in = x0.clone().requires_grad_(True)
+            x_r_leaf = x_r.clone().requires_grad_(True)   # to see where the gradient goes
             case = f"case {i} (shape {shape})"
-            x_arg, x_r_arg = x_in * 1.0, x_r.clone()
+            x_arg, x_r_arg = x_in * 1.0, x_r_leaf * 1.0
             got = _call(name, fn, x_arg, x_r_arg)
             _inputs_unchanged(name, case, x=(x0, x_arg), x_r=(x_r, x_r_arg))
             got = _need_tensor(name, case, got, shape)
+            _need_dtype(name, case, got, x_r.dtype)
             if not torch.allclose(got.detach().to(x_r.dtype), x_r, atol=1e-6, rtol=0):
                 hint = "y's value must be x_r's value."
                 if torch.allclose(got.detach().to(x_r.dtype), x0, atol=1e-6):
@@ -358,6 +371,11 @@ def check_replace_by_detach(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
                 _fail(name, case + ", gradient", "an output with a graph", "no graph",
                       "you detached everything: the x term must keep its graph.")
             got.backward(upstream)
+            if x_in.grad is None and x_r_leaf.grad is not None:
+                _fail(name, case + ", gradient dL/dx", x_ref.grad, x_in.grad,
+                      "x gets no gradient (it all went to x_r): the value must come from x_r, "
+                      "the gradient must flow to x. Keep the value of x_r and the gradient path "
+                      "of x: start from x and add a correction that autograd ignores.")
             if x_in.grad is None or not torch.allclose(x_in.grad, x_ref.grad, atol=1e-9):
                 _fail(name, case + ", gradient dL/dx", x_ref.grad, x_in.grad,
                       "x must receive the incoming gradient unchanged (times 1): detach the "
@@ -401,6 +419,7 @@ def check_trace_closed_form(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
             got = _run(name, case, fn, spikes_in, tau)
             _inputs_unchanged(name, case, spikes=(spikes, spikes_in))
             got = _need_tensor(name, case, got, (T, N))
+            _need_dtype(name, case, got, dtype)
             got = got.detach().to(traces.dtype)
             atol = 1e-6 if dtype == torch.float64 else 1e-4
             if torch.allclose(got, traces, atol=atol):
@@ -471,7 +490,9 @@ def check_ottt_weight_grad(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tens
                 _fail(name, case, expected, got,
                       "transposed: nn.Linear stores its weight as (N_out, N_in), so the answer "
                       "is g^T a, summed over t and the batch.")
-            got = _need_tensor(name, case, got, (n_out, n_in)).detach().to(expected.dtype)
+            got = _need_tensor(name, case, got, (n_out, n_in))
+            _need_dtype(name, case, got, dtype)
+            got = got.detach().to(expected.dtype)
             atol = 1e-8 if dtype == torch.float64 else 1e-4
             if torch.allclose(got, expected, atol=atol):
                 continue
@@ -558,7 +579,8 @@ def check_wrapping_prediction(net: OTTTSequential, prediction: Optional[Sequence
 def _ottt_a_reference(net: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
                       optimizer: torch.optim.Optimizer, *, online: bool = False,
                       divide_by_T: bool = True, reset: bool = True, steps: Optional[int] = None,
-                      zero_grad_inside: bool = False, eval_mode: bool = False) -> float:
+                      zero_grad_inside: bool = False, eval_mode: bool = False,
+                      step_inside: bool = False, mean_output: bool = False) -> float:
     """OTTT_A (``online=False``) or OTTT_O (``online=True``) update on one sequence; the other
     switches model common mistakes. Returns the sequence's loss (sum of the per-step losses / T)."""
     T = x_seq.shape[0]
@@ -566,6 +588,12 @@ def _ottt_a_reference(net: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
         net.eval()
     optimizer.zero_grad()
     total = 0.0
+    if mean_output:   # one loss on the time-averaged output, one backward after all T steps
+        loss = F.cross_entropy(torch.stack([net(x_seq[t]) for t in range(T)]).mean(0), y)
+        loss.backward()
+        optimizer.step()
+        reset_net(net)
+        return loss.item()
     for t in range(T if steps is None else steps):
         if zero_grad_inside:
             optimizer.zero_grad()
@@ -573,10 +601,11 @@ def _ottt_a_reference(net: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
         loss = loss / T if divide_by_T else loss
         loss.backward()
         total += loss.item()
-        if online:
+        if online or step_inside:
             optimizer.step()
+        if online:
             optimizer.zero_grad()
-    if not online:
+    if not (online or step_inside):
         optimizer.step()
     if reset:
         reset_net(net)
@@ -605,9 +634,13 @@ def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
     tiny networks (plain SGD) by comparing the updated parameters with a reference update.
     """
     name = "check_ottt_a_step"
+    step_once = ("optimizer.step() once, after the T steps (OTTT_A); stepping every time step "
+                 "is OTTT_O")
     variants = {
-        "stepped the optimizer at every time step (that is OTTT_O, not OTTT_A)":
-            dict(online=True),
+        "stepped the optimizer at every time step: call " + step_once: dict(online=True),
+        "called optimizer.step() inside the time loop (with a single zero_grad, so every step "
+        "also re-applies the earlier steps' gradients): call " + step_once:
+            dict(step_inside=True),
         "did not divide the loss by T": dict(divide_by_T=False),
         "looped over range(T - 1): the last time step is missing, use range(T)": dict(steps=4),
         "called optimizer.zero_grad() inside the time loop: that erases the gradients of the "
@@ -633,6 +666,20 @@ def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
                 returned = _call(name, fn, net, x_seq, y, opt)
             case = f"case {i} (T=5, B=2, net Linear(4,6)-OTTTLIFNode-Linear(6,3), SGD lr=0.5)"
             if memory.peak_bytes > 1.5 * ref_memory.peak_bytes:
+                mean_net, _, _ = _ottt_a_setup(seed)
+                _ottt_a_reference(mean_net, x_seq, y,
+                                  torch.optim.SGD(mean_net.parameters(), lr=0.5), mean_output=True)
+                if all(torch.allclose(a, b, atol=1e-10)
+                       for a, b in zip(net.parameters(), mean_net.parameters())):
+                    raise ExerciseError(
+                        f"{name}: {case}: you computed one loss on the time-averaged output and "
+                        f"called backward() once (autograd held {memory.peak_bytes} bytes at "
+                        f"once, {memory.peak_bytes / ref_memory.peak_bytes:.1f}x the online "
+                        f"update's).\n  hint: one backward() after all T steps keeps every "
+                        f"step's graph (BPTT's memory) and a loss on the averaged output is not "
+                        f"OTTT_A's per-step loss. For t in range(T): a loss on net(x_seq[t]), "
+                        f"divided by T, and its backward() at once."
+                    )
                 raise ExerciseError(
                     f"{name}: {case}: autograd held {memory.peak_bytes} bytes at once, "
                     f"{memory.peak_bytes / ref_memory.peak_bytes:.1f}x the online update's "
@@ -670,16 +717,19 @@ def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
                         hint += (" Start with optimizer.zero_grad(): gradients from an earlier "
                                  "batch are still there.")
                 _fail(name, f"{case}, parameter {pname}", p_ref, p, hint)
+            if isinstance(returned, torch.Tensor):
+                _fail(name, f"{case}, returned value", ref_loss, returned,
+                      "return the loss as a Python float, not a tensor: accumulate "
+                      "loss.item() over the T steps (total += loss.item()).")
             try:
-                ok = returned is not None and abs(float(returned) - ref_loss) < 1e-8
+                ok = (isinstance(returned, numbers.Real) and not isinstance(returned, bool)
+                      and abs(float(returned) - ref_loss) < 1e-8)
             except (TypeError, ValueError):
                 ok = False
             if not ok:
                 _fail(name, f"{case}, returned value", ref_loss, returned,
                       "return the sequence's loss as a float: add up loss.item() over the T steps "
-                      "(each loss already divided by T)." if returned is None or not isinstance(
-                          returned, torch.Tensor) else
-                      "return a float (loss.item()), not a tensor that keeps a graph.")
+                      "(each loss already divided by T).")
     except _NotAttempted:
         return _not_attempted("your ottt_a_step")
     return _correct("your OTTT_A update gives the reference parameters on 2 seeded networks.")
@@ -841,6 +891,18 @@ class _StepFnNode(OTTTLIFNode):
         return out
 
 
+class _Affine(nn.Module):
+    """``scale * x + shift`` per feature: parameters, but neither ``nn.Linear`` nor a conv."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(1.0 + 0.2 * torch.rand(n))
+        self.shift = nn.Parameter(0.1 * torch.randn(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * x + self.shift
+
+
 def _layers(arch: str, seed: int, node: Callable[[], nn.Module]) -> list[nn.Module]:
     """Seeded float64 layers; ``node()`` makes each spiking neuron. Inputs: mlp (B, 4), the
     CNNs (B, 1, 4, 4); every network ends in 3 class scores."""
@@ -851,6 +913,8 @@ def _layers(arch: str, seed: int, node: Callable[[], nn.Module]) -> list[nn.Modu
         elif arch == "cnn":          # conv -> neuron -> pool -> flatten -> linear (like 05/06)
             layers = [nn.Conv2d(1, 2, 3, padding=1), node(), nn.Conv2d(2, 3, 3, padding=1), node(),
                       nn.AvgPool2d(2), nn.Flatten(), nn.Linear(12, 3)]
+        elif arch == "mlp_affine":   # a parametric layer that is neither Linear nor Conv
+            layers = [nn.Linear(4, 6), node(), _Affine(6), node(), nn.Linear(6, 3)]
         elif arch == "cnn_pool_neuron":   # a neuron right after a SpikeTraceOp
             layers = [nn.Conv2d(1, 2, 3, padding=1), node(), nn.AvgPool2d(2), node(),
                       nn.Flatten(), nn.Linear(8, 3)]
@@ -862,8 +926,10 @@ def _layers(arch: str, seed: int, node: Callable[[], nn.Module]) -> list[nn.Modu
         return [m.double() for m in layers]
 
 
-_IN_SHAPE = {"mlp": (4,), "cnn": (1, 4, 4), "cnn_pool_neuron": (1, 4, 4)}
+_IN_SHAPE = {"mlp": (4,), "cnn": (1, 4, 4), "cnn_pool_neuron": (1, 4, 4), "mlp_affine": (4,)}
 _ARCH_TEXT = {"mlp": "MLP Linear-LIF-Linear-LIF-Linear",
+              "mlp_affine": "MLP Linear-LIF-Affine-LIF-Linear (Affine: y = scale * x + shift, "
+                            "a layer with parameters that is neither Linear nor Conv)",
               "cnn": "CNN Conv-LIF-Conv-LIF-AvgPool-Flatten-Linear",
               "cnn_pool_neuron": "CNN Conv-LIF-AvgPool-LIF-Flatten-Linear"}
 
@@ -941,12 +1007,13 @@ def check_replace_for_grad(fn_class: Any) -> bool:
             y = _run(name, case, fn_class.apply, x_in, x_r_in)
             _inputs_unchanged(name, case, x=(x_before, x_in), x_r=(x_r_before, x_r_in))
             y = _need_tensor(name, case, y, shape)
+            _need_dtype(name, case, y, dtype)
             if not torch.equal(y.detach(), x_r0):
                 if _close(y, x_before, atol=1e-6):
                     hint = "forward returned x's value; it must return x_r's value."
                 elif _close(y, x_r0, atol=1e-5):
-                    hint = ("close to x_r but not equal: return x_r's value exactly, as a new "
-                            "tensor (no arithmetic on it).")
+                    hint = ("close to x_r but not equal: return x_r's value exactly (no "
+                            "arithmetic on it).")
                 else:
                     hint = "forward must return a tensor with the value of x_r."
                 _fail(name, case + ", forward value", x_r0, y, hint)
@@ -1184,11 +1251,16 @@ def check_grad_with_trace(wrapper_class: Callable[[nn.Module], nn.Module]) -> bo
                 _run(name, case + " (backward)", lambda: y.backward(g))
                 m_spike(spikes[t]).backward(g)
                 if not _close(s_leaf.grad, s_ref.grad):
-                    _fail(name, case + ", gradient to the spike", s_ref.grad, s_leaf.grad,
-                          _grad_hint(s_leaf.grad, s_ref.grad,
-                                     "the input gradient (g W for a Linear) must reach the spike: "
-                                     "the tensor the module sees for the gradient has the trace's "
-                                     "value and sends its gradient to the spike."))
+                    hint = _grad_hint(s_leaf.grad, s_ref.grad,
+                                      "the input gradient (g W for a Linear) must reach the spike: "
+                                      "the tensor the module sees for the gradient has the trace's "
+                                      "value and sends its gradient to the spike.")
+                    if (s_leaf.grad is not None and s_ref.grad.abs().max() > 0
+                            and _close(s_leaf.grad, 2 * s_ref.grad)):
+                        hint = ("the gradient reaches the spike twice: compute the value "
+                                "m(spike) without a graph (torch.no_grad()), the gradient path "
+                                "is m(trace).")
+                    _fail(name, case + ", gradient to the spike", s_ref.grad, s_leaf.grad, hint)
             for (pname, p_ref), p, p_spike in zip(m_ref.named_parameters(), m_mine.parameters(),
                                                  m_spike.parameters()):
                 case = f"{mname}, gradient of {pname} after {T} steps"
@@ -1305,7 +1377,9 @@ def check_ottt_dispatch(fn: Callable[[list, Any], Any]) -> bool:
     For each layer ``m`` in order: while ``x`` is a plain tensor, ``x = m(x)``; once it is a
     ``[spike, trace]`` pair, a spiking neuron gets the spike only (``m(x[0])``), a module with
     parameters goes through ``GradwithTrace``, a parameter-free one through ``SpikeTraceOp``.
-    Checked on an MLP and two CNNs (one with a neuron right after pooling), in training mode
+    Checked on two MLPs (one with a parametric layer that is neither ``nn.Linear`` nor a conv,
+    so that dispatching by type fails) and two CNNs (one with a neuron right after pooling);
+    a neuron given the trace or stepped twice gets its own hint. In training mode
     (outputs, input and parameter gradients) and eval mode, over two sequences with
     ``reset_net`` between, against ``OTTTSequential``.
     """
@@ -1315,12 +1389,75 @@ def check_ottt_dispatch(fn: Callable[[list, Any], Any]) -> bool:
     rule = ("the rule: plain tensor -> m(x); [spike, trace] and a neuron -> m(x[0]); with "
             "parameters -> GradwithTrace(m)(x); without -> SpikeTraceOp(m)(x). A neuron is "
             "called once per step, on the spike.")
+    by_type = ("a layer with parameters (any kind) goes through GradwithTrace: test "
+               "any(p.requires_grad for p in m.parameters())-style, not its type (this layer "
+               "is neither nn.Linear nor nn.Conv2d).")
     try:
-        for arch in ("mlp", "cnn", "cnn_pool_neuron"):
+        for arch in ("mlp", "cnn", "cnn_pool_neuron", "mlp_affine"):
             ref = OTTTSequential(*_layers(arch, 4, OTTTLIFNode))
             mine = _FnSequential(fn, *_layers(arch, 4, OTTTLIFNode))
-            _compare_online(name, arch, ref, mine, rule)
+            try:
+                _compare_online(name, arch, ref, mine, rule)
+            except ExerciseError as err:
+                specific = _dispatch_mistake(name, arch, fn, rule)
+                if specific is None and arch == "mlp_affine":
+                    specific = by_type      # the other networks passed: the rule is by type
+                if specific is None:
+                    raise
+                raise ExerciseError(f"{err}\n  more precisely: {specific}") from None
     except _NotAttempted:
         return _not_attempted("your ottt_forward")
-    return _correct("same outputs and gradients as OTTTSequential on an MLP and two CNNs, in "
+    return _correct("same outputs and gradients as OTTTSequential on two MLPs (one with a "
+                    "parametric layer that is neither Linear nor Conv) and two CNNs, in "
                     "training and eval mode, over two sequences with reset_net between.")
+
+
+def _neuron_on_trace(layers: list, x: Any) -> Any:
+    """The dispatch rule with a common slip: a neuron gets the trace instead of the spike."""
+    for m in layers:
+        if not _is_pair(x):
+            x = m(x)
+        elif isinstance(m, LIFNode):
+            x = m(x[1])
+        else:
+            x = (GradwithTrace(m) if _has_parameters(m) else _spike_trace_op()(m))(x)
+    return x
+
+
+def _neuron_twice(layers: list, x: Any) -> Any:
+    """The dispatch rule with a common slip: a neuron is stepped twice on the spike."""
+    for m in layers:
+        if not _is_pair(x):
+            x = m(x)
+        elif isinstance(m, LIFNode):
+            m(x[0])
+            x = m(x[0])
+        else:
+            x = (GradwithTrace(m) if _has_parameters(m) else _spike_trace_op()(m))(x)
+    return x
+
+
+def _spike_trace_op() -> type:
+    from .spike_trace_op import SpikeTraceOp
+    return SpikeTraceOp
+
+
+_DISPATCH_MISTAKES = (
+    (_neuron_on_trace, "the neuron was given the trace, x[1]: a neuron takes the spike, x[0] "
+                       "(it makes its own new trace)."),
+    (_neuron_twice, "a neuron was called twice in one time step (its state advanced twice): "
+                    "call it once, x = m(x[0])."),
+)
+
+
+def _dispatch_mistake(name: str, arch: str, fn: Callable[[list, Any], Any], rule: str
+                      ) -> Optional[str]:
+    """The hint of the known slip that ``fn`` reproduces on ``arch``, else ``None``."""
+    for slip, hint in _DISPATCH_MISTAKES:
+        try:
+            _compare_online(name, arch, _FnSequential(slip, *_layers(arch, 4, OTTTLIFNode)),
+                            _FnSequential(fn, *_layers(arch, 4, OTTTLIFNode)), rule)
+        except Exception:  # noqa: BLE001 - not this slip
+            continue
+        return hint
+    return None

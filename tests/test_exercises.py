@@ -141,7 +141,7 @@ def test_replace_by_detach_wrong_gradient():
 
 def test_replace_by_detach_no_graph():
     with pytest.raises(ExerciseError, match="detached everything"):
-        check_replace_by_detach(lambda x, x_r: x_r.clone())
+        check_replace_by_detach(lambda x, x_r: x.detach() + (x_r - x).detach())
 
 
 # -- 04 ---------------------------------------------------------------------------------------
@@ -881,3 +881,171 @@ def test_ottt_a_step_must_return_the_loss():
 
     with pytest.raises(ExerciseError, match="return the sequence's loss"):
         check_ottt_a_step(returns_nothing)
+
+
+# -- dtype: the answer keeps the input's dtype (float64 and float32) --------------------------
+_DTYPE_HINT = r"float32 for float64 input: keep the input's dtype \(no \.float\(\)\)"
+
+
+def test_trace_closed_form_always_float32_is_rejected():
+    def f32(spikes, tau):
+        return trace_closed_form(spikes.double(), tau).float()
+
+    with pytest.raises(ExerciseError, match=_DTYPE_HINT):
+        check_trace_closed_form(f32)
+
+
+def test_ottt_weight_grad_always_float32_is_rejected():
+    with pytest.raises(ExerciseError, match=_DTYPE_HINT):
+        check_ottt_weight_grad(lambda g, a: torch.einsum("tbo,tbi->oi", g.float(), a.float()))
+
+
+def test_replace_by_detach_float32_cast_is_rejected():
+    with pytest.raises(ExerciseError, match=_DTYPE_HINT):
+        check_replace_by_detach(lambda x, x_r: x_r.float() + (x - x.detach()).float())
+
+
+def test_replace_for_grad_float32_cast_names_the_dtype():
+    class Cast(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, x_r):
+            return x_r.float()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, grad
+
+    with pytest.raises(ExerciseError, match=_DTYPE_HINT) as e:
+        check_replace_for_grad(Cast)
+    assert "close to x_r" not in str(e.value)
+
+
+def test_replace_for_grad_returning_x_r_itself_is_accepted(capsys):
+    """SpikingJelly's forward returns x_r itself; the task text no longer forbids it."""
+    class ReturnXr(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, x_r):
+            return x_r
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, grad
+
+    assert check_replace_for_grad(ReturnXr) is True
+    assert "Correct!" in capsys.readouterr().out
+
+
+def test_grad_with_trace_value_with_a_graph_doubles_the_spike_gradient():
+    class ValueWithGraph(MyGradwithTrace):
+        def forward(self, x):
+            spike, trace = x
+            out = self.module(spike)                      # no torch.no_grad(): a second path
+            return ReplaceforGrad.apply(self.module(ReplaceforGrad.apply(spike, trace)), out)
+
+    with pytest.raises(ExerciseError, match=r"reaches the spike twice.*torch\.no_grad\(\)"):
+        check_grad_with_trace(ValueWithGraph)
+
+
+def test_replace_by_detach_returning_x_r_says_x_gets_no_gradient():
+    with pytest.raises(ExerciseError, match="x gets no gradient") as e:
+        check_replace_by_detach(lambda x, x_r: x_r)
+    assert "detached everything" not in str(e.value)
+    assert "(x_r - x).detach()" not in str(e.value)      # a nudge, not the answer
+
+
+def test_replace_by_detach_x_r_plus_detached_x_is_accepted():
+    assert check_replace_by_detach(lambda x, x_r: x_r + (x - x.detach())) is True
+
+
+def test_ottt_a_step_loss_on_the_averaged_output_is_named():
+    def mean_out(net, x_seq, y, optimizer):
+        optimizer.zero_grad()
+        T = x_seq.shape[0]
+        loss = F.cross_entropy(torch.stack([net(x_seq[t]) for t in range(T)]).mean(0), y)
+        loss.backward()
+        optimizer.step()
+        reset_net(net)
+        return loss.item()
+
+    with pytest.raises(ExerciseError, match=r"BPTT's memory\) and a loss on the averaged output "
+                                            r"is not OTTT_A's per-step loss") as e:
+        check_ottt_a_step(mean_out)
+    assert "summing the T losses" not in str(e.value)
+
+
+def test_ottt_a_step_returning_a_tensor_is_rejected():
+    def ret_tensor(net, x_seq, y, optimizer):
+        optimizer.zero_grad()
+        T, total = x_seq.shape[0], 0.0
+        for t in range(T):
+            loss = F.cross_entropy(net(x_seq[t]), y) / T
+            loss.backward()
+            total = total + loss.detach()
+        optimizer.step()
+        reset_net(net)
+        return total
+
+    with pytest.raises(ExerciseError, match=r"not a tensor.*loss\.item\(\)"):
+        check_ottt_a_step(ret_tensor)
+
+
+def test_ottt_a_step_stepping_inside_the_loop_is_named():
+    def step_in_loop(net, x_seq, y, optimizer):
+        optimizer.zero_grad()
+        T, total = x_seq.shape[0], 0.0
+        for t in range(T):
+            loss = F.cross_entropy(net(x_seq[t]), y) / T
+            loss.backward()
+            total += loss.item()
+            optimizer.step()
+        reset_net(net)
+        return total
+
+    with pytest.raises(ExerciseError, match=r"optimizer\.step\(\) once, after the T steps "
+                                            r"\(OTTT_A\); stepping every time step is OTTT_O"):
+        check_ottt_a_step(step_in_loop)
+
+
+# -- 05: dispatch by type, neuron on the trace, neuron stepped twice ------------------------------
+def _dispatch_variant(kind):
+    def fwd(layers, x):
+        for m in layers:
+            if not (isinstance(x, list) and len(x) == 2):
+                x = m(x)
+            elif isinstance(m, LIFNode):
+                if kind == "twice":
+                    m(x[0])
+                x = m(x[1] if kind == "trace" else x[0])
+            elif (isinstance(m, (nn.Linear, nn.Conv2d)) if kind == "type"
+                  else any(True for _ in m.parameters())):
+                x = GradwithTrace(m)(x)
+            else:
+                x = SpikeTraceOp(m)(x)
+        return x
+    return fwd
+
+
+def test_ottt_dispatch_by_type_is_rejected():
+    with pytest.raises(ExerciseError, match=r"a layer with parameters \(any kind\) goes through "
+                                            r"GradwithTrace.*not its type"):
+        check_ottt_dispatch(_dispatch_variant("type"))
+
+
+def test_ottt_dispatch_neuron_given_the_trace_is_named():
+    with pytest.raises(ExerciseError, match=r"the neuron was given the trace, x\[1\]"):
+        check_ottt_dispatch(_dispatch_variant("trace"))
+
+
+def test_ottt_dispatch_neuron_called_twice_is_named():
+    with pytest.raises(ExerciseError, match="a neuron was called twice in one time step"):
+        check_ottt_dispatch(_dispatch_variant("twice"))
+
+
+def test_wrapping_prediction_task_text_names_every_allowed_name():
+    import pathlib
+    from ottt_edu.exercises import WRAPPER_NAMES
+    md = (pathlib.Path(__file__).parents[1] / "notebooks"
+          / "05_spike_trace_op_and_ottt_sequential.md").read_text()
+    task = md.split("### Your turn: predict the wrapping")[1].split("```")[0]
+    for wrapper in WRAPPER_NAMES:
+        assert f'"{wrapper}"' in task
