@@ -18,10 +18,14 @@ English
     ``None``) 时打印提示并返回 ``False``; 错误时抛出 ``ExerciseError``, 说明哪个用例失败、
     期望值、实际值以及提示。
 
-Exercises (notebook: checker):
+Exercises (notebook: checker); the five "build it" ones first:
+    03: ``check_replace_for_grad`` (a ``torch.autograd.Function``), ``check_replace_by_detach``
+    04: ``check_ottt_lif_step``, ``check_grad_with_trace``, ``check_trace_closed_form``,
+        ``check_ottt_weight_grad``
+    05: ``check_spike_trace_op``, ``check_ottt_dispatch``, ``check_wrapping_prediction``,
+        ``check_ottt_a_step``
     01: ``check_first_spike_time``      02: ``check_surrogate_spike``
-    03: ``check_replace_by_detach``     04: ``check_trace_closed_form``, ``check_ottt_weight_grad``
-    05: ``check_wrapping_prediction``, ``check_ottt_a_step``
+    10 (playground): ``ottt_edu.playground_tasks``
 
 Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks", NeurIPS 2022
 (arXiv 2210.04195); SpikingJelly ``activation_based.layer.online_learning``.
