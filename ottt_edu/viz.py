@@ -44,6 +44,8 @@ __all__ = [
     "plot_learning_curves",
     "plot_confusion_matrix",
     "plot_firing_rates",
+    "plot_rate_histogram",
+    "plot_class_heatmap",
 ]
 
 # -- one look for every figure --------------------------------------------------------------
@@ -575,3 +577,73 @@ def plot_firing_rates(ax: Axes, rates: Mapping[str, float]) -> BarContainer:
     ax.set_ylim(0, max(0.05, float(vals.max()) * 1.2))
     style_axis(ax, "layer", "firing rate", "Firing rate per layer")
     return bars
+
+
+def plot_rate_histogram(ax: Axes, spikes: Any, *, layer: str = "layer", bins: int = 20
+                        ) -> dict[str, Any]:
+    """Histogram of the neurons' firing rates in one layer.
+
+    Args:
+        spikes: ``(T, B, N)`` 0/1 spikes of one layer (e.g. ``record_spikes(...)["lif1"]``); a
+            neuron's rate is its mean over ``T`` and ``B`` (spikes per step, in [0, 1]).
+        layer: the layer's name, for the title.
+        bins: number of equal bins on [0, 1].
+    Returns:
+        ``{"rates": (N,) array, "counts": (bins,) array, "patches": BarContainer}``.
+    """
+    arr = _to_numpy(spikes, "spikes")
+    if arr.ndim != 3:
+        raise ValueError(f"spikes must be (T, B, N), got shape {arr.shape}.")
+    _check_binary(arr, "spikes")
+    if not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be a positive integer, got {bins!r}.")
+    rates = arr.mean(axis=(0, 1))
+    counts, _, patches = ax.hist(rates, bins=bins, range=(0.0, 1.0), color=PALETTE["bar"],
+                                 edgecolor="white")
+    silent = int((rates == 0).sum())
+    style_axis(ax, "firing rate (spikes per step)", "neurons",
+               f"{layer}: {rates.size} neurons, {silent} silent, mean {rates.mean():.2f}")
+    return {"rates": rates, "counts": counts, "patches": patches}
+
+
+def plot_class_heatmap(ax: Axes, counts: Any, labels: Any, *, n_classes: Optional[int] = None,
+                       neurons: Optional[Sequence[int]] = None, sort: bool = True
+                       ) -> dict[str, Any]:
+    """Mean spike count of each neuron for each class: which neurons answer to which digit.
+
+    Args:
+        counts: ``(B, N)`` spikes per sample summed over time (``spikes.sum(0)``).
+        labels: ``(B,)`` integer class of each sample.
+        n_classes: number of classes (default: ``max(labels) + 1``).
+        neurons: optional indices of the neurons to show (rows), e.g. the most selective ones.
+        sort: order the rows by each neuron's preferred class (its largest mean count), so
+            neurons that answer to the same digit stand together.
+    Returns:
+        ``{"matrix": (rows, n_classes) array, "neurons": the neuron index of each row,
+        "image": AxesImage}``.
+    """
+    c = _to_numpy(counts, "counts").astype(float)
+    y = _to_numpy(labels, "labels")
+    if c.ndim != 2 or y.ndim != 1 or y.shape[0] != c.shape[0]:
+        raise ValueError(f"counts must be (B, N) and labels (B,), got {c.shape} and {y.shape}.")
+    if not np.all(y == np.round(y)) or (y.size and y.min() < 0):
+        raise ValueError("labels must be non-negative integers (class indices).")
+    y = y.astype(int)
+    C = int(y.max()) + 1 if n_classes is None else int(n_classes)
+    if y.size and y.max() >= C:
+        raise ValueError(f"a label is {int(y.max())} but n_classes is {C}.")
+    rows = np.arange(c.shape[1]) if neurons is None else np.asarray(list(neurons), dtype=int)
+    matrix = np.zeros((rows.size, C))
+    for k in range(C):
+        if np.any(y == k):
+            matrix[:, k] = c[y == k][:, rows].mean(axis=0)
+    if sort and rows.size:
+        order = np.lexsort((-matrix.max(axis=1), matrix.argmax(axis=1)))
+        matrix, rows = matrix[order], rows[order]
+    image = ax.imshow(matrix, aspect="auto", cmap="viridis", interpolation="nearest")
+    ax.set_xticks(range(C), [str(k) for k in range(C)])
+    ax.set_xlabel("class")
+    ax.set_ylabel("neuron (by preferred class)" if sort else "neuron")
+    ax.set_title("Mean spike count per class")
+    ax.figure.colorbar(image, ax=ax, label="spikes per sample")
+    return {"matrix": matrix, "neurons": rows, "image": image}

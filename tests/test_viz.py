@@ -347,3 +347,40 @@ def test_discrete_time_axes_have_integer_ticks(ax):
     ax.figure.canvas.draw()
     ticks = ax.get_xticks()
     assert all(float(t).is_integer() for t in ticks)
+
+
+def test_rate_histogram_counts_every_neuron_once():
+    import matplotlib.pyplot as plt
+    from ottt_edu.viz import plot_rate_histogram
+
+    spikes = torch.zeros(4, 5, 3)
+    spikes[:, :, 0] = 1.0            # rate 1
+    spikes[:2, :, 1] = 1.0           # rate 0.5; neuron 2 is silent
+    fig, ax = plt.subplots()
+    drawn = plot_rate_histogram(ax, spikes, layer="lif1", bins=4)
+    np.testing.assert_allclose(drawn["rates"], [1.0, 0.5, 0.0])
+    assert drawn["counts"].sum() == 3 and drawn["counts"][0] == 1 and drawn["counts"][-1] == 1
+    assert "1 silent" in ax.get_title()
+    with pytest.raises(ValueError, match=r"\(T, B, N\)"):
+        plot_rate_histogram(ax, spikes[0])
+    plt.close(fig)
+
+
+def test_class_heatmap_is_the_mean_count_per_class():
+    import matplotlib.pyplot as plt
+    from ottt_edu.viz import plot_class_heatmap
+
+    counts = torch.tensor([[2.0, 0.0], [4.0, 1.0], [0.0, 3.0]])     # (B=3, N=2)
+    labels = torch.tensor([0, 0, 1])
+    fig, ax = plt.subplots()
+    drawn = plot_class_heatmap(ax, counts, labels, n_classes=3, neurons=[1, 0], sort=False)
+    np.testing.assert_allclose(drawn["matrix"], [[0.5, 3.0, 0.0], [3.0, 0.0, 0.0]])
+    assert drawn["neurons"].tolist() == [1, 0]
+    ranked = plot_class_heatmap(ax, counts, labels, n_classes=3, neurons=[1, 0])
+    assert ranked["neurons"].tolist() == [0, 1]      # neuron 0 prefers class 0, neuron 1 class 1
+    np.testing.assert_allclose(ranked["matrix"], [[3.0, 0.0, 0.0], [0.5, 3.0, 0.0]])
+    with pytest.raises(ValueError, match="n_classes is 1"):
+        plot_class_heatmap(ax, counts, labels, n_classes=1)
+    with pytest.raises(ValueError, match=r"\(B, N\)"):
+        plot_class_heatmap(ax, counts, labels[:2])
+    plt.close(fig)
