@@ -211,6 +211,12 @@ def sync(args) -> None:
     py = _jupytext_python(args)
     paths = [Path(p) for p in args.paths] or notebook_paths([])
     _run([py, "-m", "jupytext", "--sync", *paths], cwd=ROOT)
+    for path in paths:  # keep the .ipynb free of machine-specific metadata, the twin the newer
+        notebook, twin = Path(path).with_suffix(".ipynb"), Path(path).with_suffix(".md")
+        if notebook.exists():
+            normalize(notebook)
+            if twin.exists():
+                os.utime(twin)
 
 
 def execute(args) -> None:

@@ -86,6 +86,8 @@ def test_editing_the_twin_and_syncing_updates_the_notebook(tmp_path):
     assert tasks.main(["sync", str(md_path)]) == 0
     after = load(nb_path)
     assert "OTTT (edited) needs a layer" in source(after["cells"][0])
+    assert "jupytext" not in after["metadata"]        # the sync leaves no per-notebook pairing data
+    assert md_path.stat().st_mtime >= nb_path.stat().st_mtime   # the twin is not older
     # only that cell changed; ids and outputs of every cell are kept
     assert [c["id"] for c in after["cells"]] == [c["id"] for c in before["cells"]]
     assert [c.get("outputs") for c in after["cells"]] == [c.get("outputs") for c in before["cells"]]
