@@ -257,7 +257,7 @@ def bench_online(args) -> None:
 
 
 def bench_load(args) -> None:
-    """Thread counts and notebooks 06/07, idle and beside two CPU burners (one run each)."""
+    """Thread counts and notebooks 07/08, idle and beside two CPU burners (one run each)."""
     py = ensure_env(args.python)
     _run([py, "benchmarks/threads.py", *args.rest], cwd=ROOT)
     _run([py, "benchmarks/notebooks_under_load.py"], cwd=ROOT)

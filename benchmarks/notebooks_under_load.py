@@ -3,8 +3,8 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/notebooks_under_load.py            # notebooks 06 and 07
-    .venv/bin/python benchmarks/notebooks_under_load.py 06 --burners 2
+    .venv/bin/python benchmarks/notebooks_under_load.py            # notebooks 07 and 08
+    .venv/bin/python benchmarks/notebooks_under_load.py 07 --burners 2
 
 Each notebook is run as "restart kernel and run all" does (a fresh ``ottt-edu`` kernel, working
 directory ``notebooks/``, nbclient, as nbval does), on a copy in memory, so nothing is written.
@@ -39,7 +39,7 @@ def run_seconds(path: Path) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("numbers", nargs="*", default=["06", "07"])
+    p.add_argument("numbers", nargs="*", default=["07", "08"])
     p.add_argument("--burners", type=int, default=2)
     a = p.parse_args()
     paths = []

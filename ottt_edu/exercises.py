@@ -22,10 +22,10 @@ Exercises (notebook: checker); the five "build it" ones first:
     03: ``check_replace_for_grad`` (a ``torch.autograd.Function``), ``check_replace_by_detach``
     04: ``check_ottt_lif_step``, ``check_grad_with_trace``, ``check_trace_closed_form``,
         ``check_ottt_weight_grad``
-    05: ``check_spike_trace_op``, ``check_ottt_dispatch``, ``check_wrapping_prediction``,
-        ``check_ottt_a_step``
+    05: ``check_spike_trace_op``, ``check_ottt_dispatch``, ``check_wrapping_prediction``
+    06: ``check_ottt_a_step``
     01: ``check_first_spike_time``      02: ``check_surrogate_spike``
-    10 (playground): ``ottt_edu.playground_tasks``
+    11 (playground): ``ottt_edu.playground_tasks``
 
 Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks", NeurIPS 2022
 (arXiv 2210.04195); SpikingJelly ``activation_based.layer.online_learning``.
@@ -518,7 +518,7 @@ def check_ottt_weight_grad(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tens
                     "(float64 and float32).")
 
 
-# -- 05: OTTTSequential and one OTTT_A update ---------------------------------------------------
+# -- 05/06: OTTTSequential and one OTTT_A update ------------------------------------------------
 WRAPPER_NAMES = ("GradwithTrace", "SpikeTraceOp", "neuron (spike only)", "itself")
 
 _WRAPPER_REASON = {
@@ -628,7 +628,7 @@ def _ottt_a_setup(seed: int) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
 
 def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
     """Check ``fn(net, x_seq, y, optimizer) -> loss``: one OTTT_A update on one sequence
-    (notebook 05).
+    (notebook 06).
 
     ``fn`` must, for ``t`` in ``range(T)``: ``out = net(x_seq[t])``,
     ``loss = F.cross_entropy(out, y) / T``, ``loss.backward()``; then one
@@ -702,8 +702,9 @@ def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
             for (pname, p), p_ref in zip(net.named_parameters(), ref.parameters()):
                 if torch.allclose(p, p_ref, atol=1e-10):
                     continue
-                hint = ("for t in range(T): loss = F.cross_entropy(net(x_seq[t]), y) / T; "
-                        "loss.backward(); then optimizer.step() once, then reset_net(net).")
+                hint = ("compare your loop with the description above the exercise, step by step: "
+                        "what is each step's loss divided by, when is backward() called, how "
+                        "often does the optimizer step, and when are the gradients zeroed?")
                 for why, kw in variants.items():
                     alt_net, _, _ = _ottt_a_setup(seed)
                     alt_opt = torch.optim.SGD(alt_net.parameters(), lr=0.5)

@@ -52,7 +52,7 @@ Shapes: ``ottt_online_training``: ``x_seq (N, T, ...)``, ``target_seq (N, T, ...
 ``(batch_loss (), y_all (N, T, ...))``. ``fptt_online_training``: ``x_seq (T, N, ...)``,
 ``target_seq (T, N, ...)``. Trainer steps: ``x_seq (T, B, ...)``, ``y (B,)``.
 
-A loss at some steps only (e.g. notebook 07's flash task, loss at the last step): give those
+A loss at some steps only (e.g. notebook 08's flash task, loss at the last step): give those
 steps' targets and mark the others with ``-100``, with
 ``f_loss_t = lambda y_t, tgt: F.cross_entropy(y_t, tgt, ignore_index=-100, reduction="sum") / y_t.shape[0]``
 (a step with every target ignored then has loss 0).

@@ -228,7 +228,7 @@ def test_eval_steps_then_training_without_reset_raises():
 def test_train_then_eval_without_reset_is_allowed():
     node = OTTTLIFNode()
     node.train()(torch.ones(1))
-    assert isinstance(node.eval()(torch.ones(1)), torch.Tensor)   # as notebook 05 shows
+    assert isinstance(node.eval()(torch.ones(1)), torch.Tensor)   # as notebook 06 shows
 
 
 # -- NaN / inf: the opt-in finite check ---------------------------------------------------------

@@ -4,7 +4,7 @@ What it checks, in the browser a student uses:
     * every notebook in ``notebooks/`` that uses ``ottt_edu.widgets`` opens in JupyterLab, runs
       all its cells, and every widget output renders (no "Error displaying widget", no stuck
       "Loading widget");
-    * in ``10_explorers.ipynb`` one slider of each explorer is dragged and the explorer's figure
+    * in ``11_explorers.ipynb`` one slider of each explorer is dragged and the explorer's figure
       (its ``<img>``) changes.
 Screenshots go to ``test-artifacts/browser/`` (git-ignored).
 
@@ -41,7 +41,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-PLAYGROUND = "10_explorers.ipynb"
+PLAYGROUND = "11_explorers.ipynb"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -76,7 +76,7 @@ def _probe_seconds() -> float:
 PROBE_REFERENCE_S = 0.06            # _probe_seconds() on the development machine, idle
 MARGIN = 4.0
 SERVER_START_S = 10                 # JupyterLab answering /api/status, idle
-RUN_ALL_S = 45                      # "run all" of the slowest widget notebook (07), idle
+RUN_ALL_S = 45                      # "run all" of the slowest widget notebook (08), idle
 WIDGET_S = 10                       # widgets rendered after "run all"
 
 
@@ -441,12 +441,12 @@ def test_playground_sliders_change_plots(browser, lab):
         check_widgets_rendered(page, PLAYGROUND, expected)
         explorers = page.locator(".ottt-explorer")
         assert explorers.count() == expected
-        _screenshot(page, "10_explorers-after-run-all")
+        _screenshot(page, "11_explorers-after-run-all")
         for i in range(expected):
             explorer = explorers.nth(i)
             explorer.scroll_into_view_if_needed()
             title = explorer.locator(".widget-html").first.inner_text().strip()
-            stem = f"10_explorers-{i}-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+            stem = f"11_explorers-{i}-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
             img = explorer.locator("img").first
             src_before = img.get_attribute("src")
             readout = explorer.locator(".widget-slider .widget-readout").first

@@ -831,7 +831,7 @@ def test_ottt_dispatch_parametric_layer_in_spike_trace_op():
         check_ottt_dispatch(lambda layers, x: ottt_forward(layers, x, params_rule=False))
 
 
-# -- 05: OTTT_A slips ----------------------------------------------------------------------------
+# -- 06: OTTT_A slips ----------------------------------------------------------------------------
 def test_ottt_a_step_range_T_minus_1():
     def short(net, x_seq, y, optimizer):
         optimizer.zero_grad()

@@ -156,7 +156,7 @@ EXERCISE_ANSWERS = [
      ["trace = self.module(trace)"]),
     ("05_spike_trace_op_and_ottt_sequential", "check_ottt_dispatch(",
      ["GradwithTrace(m)(x)", "m(x[0])"]),
-    ("05_spike_trace_op_and_ottt_sequential", "check_ottt_a_step(",
+    ("06_training_mode_and_one_ottt_update", "check_ottt_a_step(",
      ["F.cross_entropy(net(x_seq[t]), y) / T"]),
 ]
 

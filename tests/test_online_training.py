@@ -62,7 +62,7 @@ def test_ottt_online_training_reduces_a_list_output_and_does_not_reset():
 
 
 def test_last_step_only_loss_with_ignored_targets():
-    """Notebook 07's flash task through SpikingJelly's API: targets -100 except at the last step.
+    """Notebook 08's flash task through SpikingJelly's API: targets -100 except at the last step.
     OTTT and SLTT then give the first layer's weights no gradient (its input is 0 at that step)."""
     torch.manual_seed(0)
     T = 4

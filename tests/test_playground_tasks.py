@@ -1,4 +1,4 @@
-"""Tests for the guided-task checkers of notebook 10 (``ottt_edu.playground_tasks``).
+"""Tests for the guided-task checkers of notebook 11 (``ottt_edu.playground_tasks``).
 
 Every checker: the right answer is accepted (prints ``Correct!``, returns True), ``None`` is
 "not attempted" (prints a note, returns False, no raise), a wrong number raises
@@ -28,8 +28,8 @@ CASES = [
     (pt.check_lif_tau_for_spikes, 6.1, 4.0, "fewer than 13"),
     (pt.check_lif_tau_for_spikes, 6.1, 9.0, "move tau down"),
     (pt.check_surrogate_alpha_for_peak, 8.0, 4.0, "too small"),
-    (pt.check_surrogate_fwhm, 0.88, 0.44, "half the width"),
-    (pt.check_surrogate_fwhm, 0.8814, 1.5, "half the peak"),
+    (pt.check_surrogate_fwhm, 1.41, 0.705, "half the width"),
+    (pt.check_surrogate_fwhm, 1.4102, 0.8814, "half the peak"),       # 0.8814: alpha = 4's width
     (pt.check_lowest_cosine_tau, 8.0, 2.0, "lower first-layer cosine"),
     (pt.check_lowest_cosine_tau, 8.0, 20.0, "slider runs from 1.5 to 8"),
     (pt.check_memory_ratio, 21.0, 10.7, "ratio at T = 16"),
@@ -121,9 +121,11 @@ def test_numbers_of_any_kind_are_accepted(answer, capsys):
 
 def test_tolerances_are_inclusive_and_stated():
     truth = pt.first_firing_strength()
-    assert pt.check_lif_threshold_strength(truth + 0.05)
-    with pytest.raises(ExerciseError, match="within 0.05"):
+    assert pt.check_lif_threshold_strength(0.5) and pt.check_lif_threshold_strength(0.55)
+    with pytest.raises(ExerciseError, match="one slider step"):
         pt.check_lif_threshold_strength(truth + 0.06)
+    with pytest.raises(ExerciseError, match="never reaches"):      # 0.45 never fires
+        pt.check_lif_threshold_strength(0.45)
     ratio = pt.memory_ratio()
     assert pt.check_memory_ratio(ratio * 1.049)
     with pytest.raises(ExerciseError, match="within 5 %"):
