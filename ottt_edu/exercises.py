@@ -1,4 +1,4 @@
-"""Checkers for the "your turn" exercises of notebooks 01-05.
+"""Checkers for the "your turn" exercises of notebooks 01-06.
 
 English
     Every exercise in the notebooks asks you to write one small function (or make one
