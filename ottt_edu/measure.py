@@ -36,7 +36,7 @@ import functools
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 from torch import nn
@@ -125,18 +125,7 @@ def measure_iteration(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor, me
 
     for _ in range(warmup):
         once()
-    # memory: one measured run
-    cuda_peak = None
-    if cuda:
-        torch.cuda.synchronize(x_seq.device)
-        model.zero_grad(set_to_none=True)
-        base = torch.cuda.memory_allocated(x_seq.device)
-        torch.cuda.reset_peak_memory_stats(x_seq.device)
-    with SavedTensorMeter() as meter:
-        once()
-    if cuda:
-        torch.cuda.synchronize(x_seq.device)
-        cuda_peak = int(torch.cuda.max_memory_allocated(x_seq.device) - base)
+    saved, cuda_peak = _memory_of_one_run(once, model, x_seq)
     # time: median of repeats
     times = []
     for _ in range(repeats):
@@ -147,8 +136,27 @@ def measure_iteration(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor, me
         if cuda:
             torch.cuda.synchronize(x_seq.device)
         times.append(time.perf_counter() - t0)
-    return IterationMeasurement(method, int(x_seq.shape[0]), int(meter.peak_bytes), cuda_peak,
+    return IterationMeasurement(method, int(x_seq.shape[0]), saved, cuda_peak,
                                 statistics.median(times))
+
+
+def _memory_of_one_run(run: Callable[[], Any], model: nn.Module, x_seq: torch.Tensor
+                       ) -> tuple[int, Optional[int]]:
+    """Run ``run()`` once; return (peak bytes saved for backward, CUDA peak above the baseline
+    or ``None`` on CPU). Gradients are cleared first so the CUDA baseline excludes them."""
+    cuda, base = x_seq.is_cuda, 0
+    if cuda:
+        torch.cuda.synchronize(x_seq.device)
+        model.zero_grad(set_to_none=True)
+        base = torch.cuda.memory_allocated(x_seq.device)
+        torch.cuda.reset_peak_memory_stats(x_seq.device)
+    with SavedTensorMeter() as meter:
+        run()
+    cuda_peak = None
+    if cuda:
+        torch.cuda.synchronize(x_seq.device)
+        cuda_peak = int(torch.cuda.max_memory_allocated(x_seq.device) - base)
+    return int(meter.peak_bytes), cuda_peak
 
 
 def _time_once(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor, method: str) -> float:
@@ -415,22 +423,12 @@ def measure_training_step(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor
     step = _training_step(method, int(x_seq.shape[0]), fptt_alpha, sltt_k)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     model.train()
-    cuda = x_seq.is_cuda
     for _ in range(warmup):
         step(model, x_seq, y, optimizer, loss_fn)
-    cuda_peak = None
-    if cuda:
-        torch.cuda.synchronize(x_seq.device)
-        model.zero_grad(set_to_none=True)
-        base = torch.cuda.memory_allocated(x_seq.device)
-        torch.cuda.reset_peak_memory_stats(x_seq.device)
-    with SavedTensorMeter() as meter:
-        step(model, x_seq, y, optimizer, loss_fn)
-    if cuda:
-        torch.cuda.synchronize(x_seq.device)
-        cuda_peak = int(torch.cuda.max_memory_allocated(x_seq.device) - base)
+    saved, cuda_peak = _memory_of_one_run(lambda: step(model, x_seq, y, optimizer, loss_fn),
+                                          model, x_seq)
     times = [_run_step(step, model, x_seq, y, optimizer, loss_fn) for _ in range(repeats)]
-    return IterationMeasurement(method, int(x_seq.shape[0]), int(meter.peak_bytes), cuda_peak,
+    return IterationMeasurement(method, int(x_seq.shape[0]), saved, cuda_peak,
                                 statistics.median(times))
 
 
