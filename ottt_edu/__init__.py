@@ -12,6 +12,7 @@ from . import surrogate
 from .threads import apply_thread_policy as _apply_thread_policy
 from .dropout import Dropout
 from .grad_with_trace import GradwithTrace
+from .language import get_language, set_language
 from .memory import MemoryModule, detach_net, reset_net
 from .neuron import LIFNode, OTTTLIFNode, finite_check
 from .ottt_sequential import OTTTSequential
@@ -44,4 +45,6 @@ __all__ = [
     "detach_net",
     "finite_check",
     "surrogate",
+    "set_language",
+    "get_language",
 ]

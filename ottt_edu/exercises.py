@@ -33,8 +33,11 @@ Reference: Xiao et al., "Online Training Through Time for Spiking Neural Network
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import numbers
+import re
+import sys
 from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
@@ -51,6 +54,9 @@ from .surrogate import Sigmoid
 
 __all__ = [
     "ExerciseError",
+    "answer_value",
+    "assert_own_code",
+    "LIBRARY_NAMES",
     "check_first_spike_time",
     "check_surrogate_spike",
     "check_replace_by_detach",
@@ -98,12 +104,77 @@ def _call(name: str, fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def _not_attempted(what: str) -> bool:
+    # To stderr: it stands out in the notebook, and nbgrader's autograder scores a graded cell
+    # that writes to stderr with zero points (``nbgrader.utils.determine_grade``), while "Run all"
+    # goes on to the end.
     print(
-        f"Not attempted yet: {what} still raises NotImplementedError. Replace its body with your "
-        f"code and run the cell again. (The reference solution in the hidden cell below is what "
-        f"the rest of the notebook uses.)"
+        f"Not attempted yet: {what} still raises NotImplementedError. Replace that line with your "
+        f"code and run the cell again, then this one. (The rest of the notebook does not use your "
+        f"answer, so it runs on.)",
+        file=sys.stderr,
     )
     return False
+
+
+def answer_value(name: str, answer: Any) -> Any:
+    """The answer itself, or what a zero-argument answer function returns.
+
+    The student edition asks for such answers as ``def my_answer(): ...; return value`` (its
+    body is ``raise NotImplementedError()`` until answered); a ``NotImplementedError`` from it
+    means "not attempted", like ``None``.
+    """
+    if callable(answer):
+        try:
+            return answer()
+        except NotImplementedError:
+            return None
+        except TypeError as e:
+            raise ExerciseError(f"{name}: call your answer function with no arguments failed "
+                                f"({e}); write it as def my_answer(): ... return value.") from e
+    return answer
+
+
+#: The library's names that a build-it exercise must not hand in or call (hidden tests).
+LIBRARY_NAMES = ("ReplaceforGrad", "GradwithTrace", "SpikeTraceOp", "OTTTSequential",
+                 "OTTTLIFNode", "LIFNode", "SLTTLIFNode", "ottt_edu")
+
+
+def _functions_of(obj: Any) -> list[Callable[..., Any]]:
+    if inspect.isclass(obj):
+        return [f for f in vars(obj).values()
+                if inspect.isfunction(f) or isinstance(f, (staticmethod, classmethod))]
+    return [obj]
+
+
+def assert_own_code(obj: Any, forbidden: Sequence[str]) -> bool:
+    """Raise ``ExerciseError`` if ``obj`` (a function or a class) is, inherits from, or calls one
+    of the library names in ``forbidden`` instead of doing the work itself.
+
+    The notebooks' hidden tests use it on the five build-it exercises: the visible checker
+    compares with the library, so handing in (a wrapper of) the library would pass it. Looks at
+    the classes in the MRO and at the source of every function and method (names as whole words;
+    comments and strings count, so keep the library's names out of your answer).
+    """
+    name = "assert_own_code"
+    if inspect.isclass(obj):
+        for base in obj.__mro__[1:]:
+            if base.__module__.startswith("ottt_edu"):
+                raise ExerciseError(f"{name}: {obj.__name__} inherits from the library's "
+                                    f"{base.__name__}; build it from torch alone.")
+    if getattr(obj, "__module__", "").startswith("ottt_edu"):
+        raise ExerciseError(f"{name}: this is the library's own {getattr(obj, '__name__', obj)}, "
+                            f"not yours; hand in the function or class you wrote.")
+    for fn in _functions_of(obj):
+        fn = getattr(fn, "__func__", fn)
+        try:
+            source = inspect.getsource(fn)
+        except (OSError, TypeError):
+            continue  # defined somewhere without source (e.g. exec): nothing to look at
+        for word in forbidden:
+            if re.search(rf"\b{re.escape(word)}\b", source):
+                raise ExerciseError(f"{name}: {fn.__qualname__} uses the library's {word}; "
+                                    f"the exercise is to build it yourself from torch.")
+    return True
 
 
 def _correct(msg: str) -> bool:
@@ -552,9 +623,11 @@ def check_wrapping_prediction(net: OTTTSequential, prediction: Optional[Sequence
     name = "check_wrapping_prediction"
     if not isinstance(net, OTTTSequential):
         raise TypeError(f"{name}: net must be an OTTTSequential, got {type(net).__name__}.")
+    prediction = answer_value(name, prediction)
     if prediction is None:
-        print("Not attempted yet: set my_prediction to a list with one wrapper name per layer and "
-              "run the cell again.")
+        print("Not attempted yet: my_prediction still raises NotImplementedError (or gives None): "
+              "make it return a list with one wrapper name per layer and run the cell again.",
+              file=sys.stderr)
         return False
     truth = net.wrapping()
     if isinstance(prediction, str) or len(prediction) != len(truth):

@@ -57,7 +57,7 @@ def test_first_spike_time_loop_answer_also_correct():
 
 def test_first_spike_time_not_attempted(capsys):
     assert check_first_spike_time(_not_implemented) is False
-    assert "Not attempted yet" in capsys.readouterr().out
+    assert "Not attempted yet" in capsys.readouterr().err
 
 
 def test_first_spike_time_off_by_one():
@@ -222,7 +222,7 @@ def test_wrapping_prediction_correct(capsys):
 
 def test_wrapping_prediction_not_attempted(capsys):
     assert check_wrapping_prediction(_net(), None) is False
-    assert "Not attempted yet" in capsys.readouterr().out
+    assert "Not attempted yet" in capsys.readouterr().err
 
 
 def test_wrapping_prediction_wrong_names_the_layer_and_reason():
@@ -447,7 +447,7 @@ def test_replace_for_grad_not_attempted(capsys):
     def todo(ctx, *a):
         raise NotImplementedError
     assert check_replace_for_grad(_rfg(todo, todo)) is False
-    assert "Not attempted yet" in capsys.readouterr().out
+    assert "Not attempted yet" in capsys.readouterr().err
 
 
 def test_replace_for_grad_in_place_copy_is_rejected():
@@ -1049,3 +1049,53 @@ def test_wrapping_prediction_task_text_names_every_allowed_name():
     task = md.split("### Your turn: predict the wrapping")[1].split("```")[0]
     for wrapper in WRAPPER_NAMES:
         assert f'"{wrapper}"' in task
+
+
+# -- nbgrader support: answer functions, stderr for "not attempted", own code -----------------
+def test_not_attempted_goes_to_stderr_so_nbgrader_scores_zero(capsys):
+    assert check_first_spike_time(_not_implemented) is False
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Not attempted yet" in captured.err
+
+
+def test_answer_value_calls_answer_functions():
+    from ottt_edu.exercises import answer_value
+
+    def unanswered():
+        raise NotImplementedError()
+
+    assert answer_value("t", 3.5) == 3.5
+    assert answer_value("t", lambda: [1, 2]) == [1, 2]
+    assert answer_value("t", unanswered) is None
+    with pytest.raises(ExerciseError, match="no arguments"):
+        answer_value("t", lambda x: x)
+
+
+def test_assert_own_code_rejects_the_library_and_wrappers_of_it():
+    from ottt_edu import ReplaceforGrad
+    from ottt_edu.exercises import assert_own_code
+
+    class Wrapper(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, x_r):
+            return ReplaceforGrad.apply(x, x_r)
+
+    class Subclass(ReplaceforGrad):
+        pass
+
+    class Own(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, x_r):
+            return x_r.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, grad
+
+    with pytest.raises(ExerciseError, match="library's own"):
+        assert_own_code(ReplaceforGrad, ["ReplaceforGrad"])
+    with pytest.raises(ExerciseError, match="uses the library's ReplaceforGrad"):
+        assert_own_code(Wrapper, ["ReplaceforGrad"])
+    with pytest.raises(ExerciseError, match="inherits from"):
+        assert_own_code(Subclass, ["ReplaceforGrad"])
+    assert assert_own_code(Own, ["ReplaceforGrad"]) is True

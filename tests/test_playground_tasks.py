@@ -101,7 +101,7 @@ def test_right_accepted_wrong_rejected_with_hint(check, right, wrong, hint, caps
 @pytest.mark.parametrize("check", CHECKERS, ids=lambda f: f.__name__)
 def test_none_is_not_attempted(check, capsys):
     assert check(None) is False
-    assert "Not attempted yet" in capsys.readouterr().out
+    assert "Not attempted yet" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("check", CHECKERS, ids=lambda f: f.__name__)
