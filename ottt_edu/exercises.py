@@ -146,7 +146,16 @@ def _functions_of(obj: Any) -> list[Callable[..., Any]]:
     return [obj]
 
 
-def assert_own_code(obj: Any, forbidden: Sequence[str]) -> bool:
+def _names_used(code: Any) -> set[str]:
+    """Global names a code object (and the functions nested in it) looks up."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _names_used(const)
+    return names
+
+
+def assert_own_code(obj: Any, forbidden: Sequence[str] = LIBRARY_NAMES) -> bool:
     """Raise ``ExerciseError`` if ``obj`` (a function or a class) is, inherits from, or calls one
     of the library names in ``forbidden`` instead of doing the work itself.
 
@@ -161,11 +170,17 @@ def assert_own_code(obj: Any, forbidden: Sequence[str]) -> bool:
             if base.__module__.startswith("ottt_edu"):
                 raise ExerciseError(f"{name}: {obj.__name__} inherits from the library's "
                                     f"{base.__name__}; build it from torch alone.")
-    if getattr(obj, "__module__", "").startswith("ottt_edu"):
+    if (getattr(obj, "__module__", None) or "").startswith("ottt_edu"):
         raise ExerciseError(f"{name}: this is the library's own {getattr(obj, '__name__', obj)}, "
                             f"not yours; hand in the function or class you wrote.")
     for fn in _functions_of(obj):
         fn = getattr(fn, "__func__", fn)
+        for used in _names_used(fn.__code__):  # catches aliases, e.g. f = reference.first_spike_time
+            target = fn.__globals__.get(used)
+            module = getattr(target, "__module__", None) or getattr(target, "__name__", None) or ""
+            if module.startswith("ottt_edu.reference") or used in forbidden:
+                raise ExerciseError(f"{name}: {fn.__qualname__} calls {used} from the library "
+                                    f"({module}); the exercise is to write it yourself.")
         try:
             source = inspect.getsource(fn)
         except (OSError, TypeError):
