@@ -8,12 +8,21 @@ PYTHON ?= python3
 ASKED := $(if $(filter command line environment,$(origin PYTHON)),--python $(PYTHON),)
 TASKS := $(PYTHON) tasks.py $(ASKED)
 
-.PHONY: lab test test-portable env sync notebooks notebook figures bench-fast bench-memory bench-online bench-load check-lock lock clean
+.PHONY: lab test test-portable env sync notebooks notebook student grade zh figures bench-fast bench-memory bench-online bench-load check-lock lock clean
 
-lab test test-portable env sync notebooks figures bench-fast bench-memory bench-online bench-load check-lock lock clean:
+lab test test-portable student env sync notebooks figures bench-fast bench-memory bench-online bench-load check-lock lock clean:
 	$(TASKS) $@
 
 # make notebook NB=04  (or NB="04 07"): restart-and-run-all in place, re-sync the .md twin
 notebook:
 	@test -n "$(NB)" || { echo "say which notebook: make notebook NB=04"; exit 2; }
 	$(TASKS) notebook $(NB)
+
+# make grade SUBMISSIONS=folder [CSV=scores.csv] [EDITION=zh-CN]: autograde folder/<student>/NN_name.ipynb
+grade:
+	@test -n "$(SUBMISSIONS)" || { echo "say which folder: make grade SUBMISSIONS=submissions"; exit 2; }
+	$(TASKS) grade $(SUBMISSIONS) --csv $(or $(CSV),scores.csv) --edition $(or $(EDITION),en)
+
+# make zh NB=04 (or no NB: all): rebuild Chinese twins from the English code cells and run them
+zh:
+	$(TASKS) zh $(NB)

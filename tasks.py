@@ -30,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 LOCK = ROOT / "requirements-lock.txt"
-NOTEBOOK_DIRS = [ROOT / "notebooks"]
+ZH_DIR = ROOT / "notebooks" / "zh-CN"
+NOTEBOOK_DIRS = [ROOT / "notebooks", ZH_DIR]
 KERNEL = "ottt-edu"
 KERNEL_DISPLAY = "Python (ottt-edu)"
 STAMP = VENV / ".ottt-edu-installed"
@@ -176,7 +177,13 @@ def notebook_paths(names: list[str]) -> list[Path]:
         return every
     found = []
     for name in names:
-        hits = [p for p in every if p.name.startswith(name) or p.stem == Path(name).stem]
+        if "/" in name or "\\" in name:  # a path: notebooks/zh-CN/04_x.ipynb or zh-CN/04
+            want = (ROOT / name).resolve()
+            hits = [p for p in every if p.resolve() == want.with_suffix(".ipynb") or
+                    (p.parent.name == want.parent.name and p.name.startswith(want.name))]
+        else:  # a number or a name: the English notebook (the Chinese twin: zh-CN/04)
+            hits = [p for p in every if p.parent == NOTEBOOK_DIRS[0] and
+                    (p.name.startswith(name) or p.stem == Path(name).stem)]
         if not hits:
             raise TaskError(f"no notebook matches {name!r}; choose from "
                             f"{', '.join(p.name[:2] for p in every)}")
@@ -235,6 +242,29 @@ def execute(args) -> None:
         twin = path.with_suffix(".md")
         if twin.exists():  # the text twin must not look older than the notebook it pairs with
             os.utime(twin)
+
+
+# --------------------------------------------------------------------------- classroom
+
+def student(args) -> None:
+    """The student edition (nbgrader generate_assignment) into release/en and release/zh-CN."""
+    _run([ensure_env(args.python), "-m", "ottt_edu.classroom", "student", *args.rest], cwd=ROOT)
+
+
+def grade(args) -> None:
+    """Autograde a folder of submissions (SUBMISSIONS/<student>/NN_name.ipynb) into a CSV."""
+    _run([ensure_env(args.python), "-m", "ottt_edu.classroom", "grade", *args.rest], cwd=ROOT)
+
+
+def zh(args) -> None:
+    """Rebuild the named Chinese twins from the English code cells, then execute them."""
+    py = ensure_env(args.python)
+    numbers = list(args.numbers)
+    _run([py, "scripts/zh_twins.py", "build", *numbers], cwd=ROOT)
+    every = [p for p in notebook_paths([]) if p.parent == ZH_DIR]
+    chosen = [p for p in every if not numbers or any(p.name.startswith(n) for n in numbers)]
+    args.numbers = [str(p.relative_to(ROOT)) for p in chosen]
+    execute(args)
 
 
 # --------------------------------------------------------------------------- misc
@@ -310,6 +340,9 @@ COMMANDS = {
     "sync": (sync, "re-sync .ipynb and .md twins (newest wins); give paths or none for all"),
     "notebook": (execute, "re-execute the named notebooks in place (e.g. 04 07) and re-sync"),
     "notebooks": (execute, "re-execute every notebook in place and re-sync"),
+    "zh": (zh, "rebuild the named Chinese twins (e.g. 04) from the English code cells and run them"),
+    "student": (student, "write the student edition (nbgrader) to release/en and release/zh-CN"),
+    "grade": (grade, "autograde SUBMISSIONS/<student>/NN_name.ipynb into a CSV (--csv FILE)"),
     "figures": (figures, "rewrite the README pictures in docs/img/"),
     "bench-fast": (bench_fast, "benchmarks/fast_path.py (one thread, 15 repeats)"),
     "bench-memory": (bench_memory, "benchmarks/memory_time.py (two threads)"),
@@ -322,7 +355,7 @@ COMMANDS = {
 
 
 # Commands whose further arguments go unchanged to the tool they run (pytest, jupyter lab, ...).
-PASS_THROUGH = ("env", "lab", "test", "test-portable", "figures", "bench-fast", "bench-memory",
+PASS_THROUGH = ("env", "lab", "test", "test-portable", "student", "grade", "figures", "bench-fast", "bench-memory",
                 "bench-online", "bench-load", "check-lock", "lock", "clean")
 
 
@@ -337,6 +370,8 @@ def parser() -> argparse.ArgumentParser:
         s.set_defaults(func=func)
         if name == "notebook":
             s.add_argument("numbers", nargs="+", help="notebook numbers or names, e.g. 04")
+        elif name == "zh":
+            s.add_argument("numbers", nargs="*", help="notebook numbers, e.g. 04 (default: all)")
         elif name == "notebooks":
             s.set_defaults(numbers=[])
         elif name == "sync":

@@ -155,7 +155,7 @@ def _names_used(code: Any) -> set[str]:
     return names
 
 
-def assert_own_code(obj: Any, forbidden: Sequence[str] = LIBRARY_NAMES) -> bool:
+def assert_own_code(obj: Any, forbidden: Sequence[str] = LIBRARY_NAMES) -> None:
     """Raise ``ExerciseError`` if ``obj`` (a function or a class) is, inherits from, or calls one
     of the library names in ``forbidden`` instead of doing the work itself.
 
@@ -178,9 +178,11 @@ def assert_own_code(obj: Any, forbidden: Sequence[str] = LIBRARY_NAMES) -> bool:
         for used in _names_used(fn.__code__):  # catches aliases, e.g. f = reference.first_spike_time
             target = fn.__globals__.get(used)
             module = getattr(target, "__module__", None) or getattr(target, "__name__", None) or ""
-            if module.startswith("ottt_edu.reference") or used in forbidden:
-                raise ExerciseError(f"{name}: {fn.__qualname__} calls {used} from the library "
-                                    f"({module}); the exercise is to write it yourself.")
+            real = getattr(target, "__name__", None) if module.startswith("ottt_edu") else None
+            if module.startswith("ottt_edu.reference") or used in forbidden or real in forbidden:
+                where = f" ({module}.{real or used})" if module.startswith("ottt_edu") else ""
+                raise ExerciseError(f"{name}: {fn.__qualname__} calls {used} from the "
+                                    f"library{where}; the exercise is to write it yourself.")
         try:
             source = inspect.getsource(fn)
         except (OSError, TypeError):
@@ -189,7 +191,7 @@ def assert_own_code(obj: Any, forbidden: Sequence[str] = LIBRARY_NAMES) -> bool:
             if re.search(rf"\b{re.escape(word)}\b", source):
                 raise ExerciseError(f"{name}: {fn.__qualname__} uses the library's {word}; "
                                     f"the exercise is to build it yourself from torch.")
-    return True
+    return None  # nothing to show in the graded cell
 
 
 def _correct(msg: str) -> bool:

@@ -1098,4 +1098,4 @@ def test_assert_own_code_rejects_the_library_and_wrappers_of_it():
         assert_own_code(Wrapper, ["ReplaceforGrad"])
     with pytest.raises(ExerciseError, match="inherits from"):
         assert_own_code(Subclass, ["ReplaceforGrad"])
-    assert assert_own_code(Own, ["ReplaceforGrad"]) is True
+    assert assert_own_code(Own, ["ReplaceforGrad"]) is None

@@ -10,6 +10,7 @@
   saying why, and the cell still asserts its result.
 """
 import json
+import re
 import os
 import pathlib
 import shutil
@@ -139,9 +140,9 @@ def test_ignored_outputs_are_explained_and_still_asserted(path):
         assert "assert" in text, f"{path.name}: an ignored cell must still assert its result\n{text[:200]}"
 
 
-# The exercises and, for each, lines of its reference solution that are the answer: none may
-# stand in any cell (code or markdown) above the exercise cell, the cell that hands the
-# student's stub to the checker.
+# The exercises and, for each, lines of its answer: they must stand inside the solution region
+# of its exercise cell (nbgrader strips it for the student edition) and nowhere else in the
+# notebook, above it or below it (tests/test_classroom.py checks the student edition itself).
 EXERCISE_ANSWERS = [
     ("01_spiking_neurons", "check_first_spike_time(", ["math.ceil(math.log("]),
     ("03_replace_for_grad", "check_replace_for_grad(", ["return grad, grad", "return x_r.clone()"]),
@@ -161,18 +162,23 @@ EXERCISE_ANSWERS = [
 ]
 
 
+def _outside_regions(text):
+    return re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "", text, flags=re.S)
+
+
 @pytest.mark.parametrize("stem, checker, answers", EXERCISE_ANSWERS,
                          ids=[f"{s[:2]}-{c[6:-1]}" for s, c, _ in EXERCISE_ANSWERS])
-def test_no_exercise_answer_above_its_exercise(stem, checker, answers):
+def test_exercise_answers_stand_only_in_their_solution_region(stem, checker, answers):
     cells = load(NOTEBOOK_DIR / f"{stem}.ipynb")["cells"]
     texts = [source(c) for c in cells]
-    stubs = [i for i, (c, t) in enumerate(zip(cells, texts))
-             if c["cell_type"] == "code" and checker in t and "NotImplementedError" in t]
-    assert len(stubs) == 1, f"{stem}: expected one exercise cell calling {checker}"
-    i = stubs[0]
-    solution = [t for c, t in zip(cells[i + 1:], texts[i + 1:]) if "solution" in c["metadata"].get("tags", [])]
-    assert solution and checker in solution[0], f"{stem}: the solution cell must follow {checker}"
+    graded = [i for i, t in enumerate(texts) if checker in t
+              and cells[i]["metadata"].get("nbgrader", {}).get("grade")]
+    assert len(graded) == 1, f"{stem}: expected one graded cell calling {checker}"
+    solution = [i for i in range(graded[0]) if cells[i]["metadata"].get("nbgrader", {}).get("solution")]
+    assert solution, f"{stem}: no solution cell above the graded {checker} cell"
+    region = texts[solution[-1]]
     for answer in answers:
-        assert answer in solution[0], f"{stem}: {answer!r} is not in the solution (update this test)"
-        above = [j for j in range(i) if answer in texts[j]]
-        assert not above, f"{stem}: the answer {answer!r} of {checker} stands in cell {above} above it"
+        assert answer in region and answer not in _outside_regions(region), \
+            f"{stem}: {answer!r} is not in the solution region above {checker} (update this test)"
+        elsewhere = [j for j, t in enumerate(texts) if j != solution[-1] and answer in t]
+        assert not elsewhere, f"{stem}: the answer {answer!r} of {checker} stands in cell {elsewhere}"

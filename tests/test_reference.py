@@ -44,4 +44,12 @@ def test_own_code_with_a_helper_of_its_own_passes():
     namespace = {}
     exec("import math\ndef helper(k):\n    return k\n"
          "def first_spike_time(x, tau, v_threshold):\n    return helper(None)\n", namespace)
-    assert assert_own_code(namespace["first_spike_time"]) is True
+    assert assert_own_code(namespace["first_spike_time"]) is None
+
+
+def test_an_imported_alias_of_a_forbidden_library_function_is_rejected():
+    from ottt_edu.playground_tasks import memory_ratio
+    namespace = {"mr": memory_ratio}
+    exec("def my_ratio():\n    return mr()\n", namespace)
+    with pytest.raises(ExerciseError, match=r"calls mr from the library \(ottt_edu.playground_tasks.memory_ratio\)"):
+        assert_own_code(namespace["my_ratio"], ["memory_ratio"])
