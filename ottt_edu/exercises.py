@@ -46,6 +46,7 @@ from torch import nn
 
 from .autograd_memory import SavedTensorMeter
 from .grad_with_trace import GradwithTrace
+from .language import say
 from .memory import reset_net
 from .neuron import LIFNode, OTTTLIFNode
 from .ottt_sequential import OTTTSequential
@@ -83,8 +84,11 @@ def _fmt(x: Any) -> str:
         x = x.detach()
         if x.numel() <= 8:
             vals = [round(float(v), 4) for v in x.reshape(-1)]
-            return f"tensor of shape {tuple(x.shape)} with values {vals}"
-        return f"tensor of shape {tuple(x.shape)} (first values {[round(float(v), 4) for v in x.reshape(-1)[:6]]} ...)"
+            return say(f"tensor of shape {tuple(x.shape)} with values {vals}",
+                       f"形状为 {tuple(x.shape)} 的张量，值为 {vals}")
+        first = [round(float(v), 4) for v in x.reshape(-1)[:6]]
+        return say(f"tensor of shape {tuple(x.shape)} (first values {first} ...)",
+                   f"形状为 {tuple(x.shape)} 的张量（前几个值为 {first} ...）")
     if isinstance(x, float):
         return f"{x:.4f}"
     return repr(x) if isinstance(x, (int, str, type(None), list, tuple)) else type(x).__name__
@@ -93,10 +97,12 @@ def _fmt(x: Any) -> str:
 def _call(name: str, fn: Callable[..., Any], *args: Any) -> Any:
     """Call the student's ``fn``; turn ``NotImplementedError`` into "not attempted"."""
     if not callable(fn):
-        raise ExerciseError(
+        raise ExerciseError(say(
             f"{name}: expected a function, got {type(fn).__name__}. Pass the function itself, "
-            f"e.g. check(my_fn), not check(my_fn(...))."
-        )
+            f"e.g. check(my_fn), not check(my_fn(...)).",
+            f"{name}：需要一个函数，收到的是 {type(fn).__name__}。请传入函数本身，例如 "
+            f"check(my_fn)，而不是 check(my_fn(...))。"
+        ))
     try:
         return fn(*args)
     except NotImplementedError as e:
@@ -107,12 +113,13 @@ def _not_attempted(what: str) -> bool:
     # To stderr: it stands out in the notebook, and nbgrader's autograder scores a graded cell
     # that writes to stderr with zero points (``nbgrader.utils.determine_grade``), while "Run all"
     # goes on to the end.
-    print(
+    print(say(
         f"Not attempted yet: {what} still raises NotImplementedError. Replace that line with your "
         f"code and run the cell again, then this one. (The rest of the notebook does not use your "
         f"answer, so it runs on.)",
-        file=sys.stderr,
-    )
+        f"尚未作答：{what} 仍会抛出 NotImplementedError。请把那一行替换为你的代码，重新运行那个"
+        f"单元格，再运行本单元格。（笔记本的其余部分不使用你的答案，会继续运行。）",
+    ), file=sys.stderr)
     return False
 
 
@@ -129,8 +136,10 @@ def answer_value(name: str, answer: Any) -> Any:
         except NotImplementedError:
             return None
         except TypeError as e:
-            raise ExerciseError(f"{name}: call your answer function with no arguments failed "
-                                f"({e}); write it as def my_answer(): ... return value.") from e
+            raise ExerciseError(say(f"{name}: call your answer function with no arguments failed "
+                                    f"({e}); write it as def my_answer(): ... return value.",
+                                    f"{name}：不带参数调用你的答案函数失败 ({e})；请写成 "
+                                    f"def my_answer(): ... return value 的形式。")) from e
     return answer
 
 
@@ -168,11 +177,15 @@ def assert_own_code(obj: Any, forbidden: Sequence[str] = LIBRARY_NAMES) -> None:
     if inspect.isclass(obj):
         for base in obj.__mro__[1:]:
             if base.__module__.startswith("ottt_edu"):
-                raise ExerciseError(f"{name}: {obj.__name__} inherits from the library's "
-                                    f"{base.__name__}; build it from torch alone.")
+                raise ExerciseError(say(f"{name}: {obj.__name__} inherits from the library's "
+                                        f"{base.__name__}; build it from torch alone.",
+                                        f"{name}：{obj.__name__} 继承了库中的 {base.__name__}；"
+                                        f"请只用 torch 自己实现。"))
     if (getattr(obj, "__module__", None) or "").startswith("ottt_edu"):
-        raise ExerciseError(f"{name}: this is the library's own {getattr(obj, '__name__', obj)}, "
-                            f"not yours; hand in the function or class you wrote.")
+        raise ExerciseError(say(f"{name}: this is the library's own {getattr(obj, '__name__', obj)}, "
+                                f"not yours; hand in the function or class you wrote.",
+                                f"{name}：这是库自带的 {getattr(obj, '__name__', obj)}，不是你写的；"
+                                f"请提交你自己编写的函数或类。"))
     for fn in _functions_of(obj):
         fn = getattr(fn, "__func__", fn)
         for used in _names_used(fn.__code__):  # catches aliases, e.g. f = reference.first_spike_time
@@ -181,44 +194,56 @@ def assert_own_code(obj: Any, forbidden: Sequence[str] = LIBRARY_NAMES) -> None:
             real = getattr(target, "__name__", None) if module.startswith("ottt_edu") else None
             if module.startswith("ottt_edu.reference") or used in forbidden or real in forbidden:
                 where = f" ({module}.{real or used})" if module.startswith("ottt_edu") else ""
-                raise ExerciseError(f"{name}: {fn.__qualname__} calls {used} from the "
-                                    f"library{where}; the exercise is to write it yourself.")
+                raise ExerciseError(say(f"{name}: {fn.__qualname__} calls {used} from the "
+                                        f"library{where}; the exercise is to write it yourself.",
+                                        f"{name}：{fn.__qualname__} 调用了库中的 {used}{where}；"
+                                        f"本练习要求你自己编写。"))
         try:
             source = inspect.getsource(fn)
         except (OSError, TypeError):
             continue  # defined somewhere without source (e.g. exec): nothing to look at
         for word in forbidden:
             if re.search(rf"\b{re.escape(word)}\b", source):
-                raise ExerciseError(f"{name}: {fn.__qualname__} uses the library's {word}; "
-                                    f"the exercise is to build it yourself from torch.")
+                raise ExerciseError(say(f"{name}: {fn.__qualname__} uses the library's {word}; "
+                                        f"the exercise is to build it yourself from torch.",
+                                        f"{name}：{fn.__qualname__} 用到了库中的 {word}；"
+                                        f"本练习要求你用 torch 自己实现。"))
     return None  # nothing to show in the graded cell
 
 
 def _correct(msg: str) -> bool:
-    print(f"Correct! {msg}")
+    """Print the "Correct!" line; ``msg`` is already in the checkers' language (``say``)."""
+    print(say(f"Correct! {msg}", f"正确！{msg}"))
     return True
 
 
 def _fail(exercise: str, case: str, expected: Any, got: Any, hint: str) -> None:
-    raise ExerciseError(
+    raise ExerciseError(say(
         f"{exercise}: wrong answer for {case}.\n"
         f"  expected: {_fmt(expected)}\n"
         f"  got:      {_fmt(got)}\n"
-        f"  hint: {hint}"
-    )
+        f"  hint: {hint}",
+        f"{exercise}：{case}，答案错误。\n"
+        f"  期望值：{_fmt(expected)}\n"
+        f"  实际值：{_fmt(got)}\n"
+        f"  提示：{hint}"
+    ))
 
 
 def _need_tensor(exercise: str, case: str, got: Any, shape: tuple[int, ...]) -> torch.Tensor:
     if not isinstance(got, torch.Tensor):
-        raise ExerciseError(
+        raise ExerciseError(say(
             f"{exercise}: for {case} your function returned {type(got).__name__}, expected a "
-            f"torch.Tensor of shape {shape}."
-        )
+            f"torch.Tensor of shape {shape}.",
+            f"{exercise}：{case}：你的函数返回了 {type(got).__name__}，应返回形状为 "
+            f"{shape} 的 torch.Tensor。"
+        ))
     if tuple(got.shape) != shape:
-        raise ExerciseError(
+        raise ExerciseError(say(
             f"{exercise}: for {case} your function returned shape {tuple(got.shape)}, expected "
-            f"{shape}."
-        )
+            f"{shape}.",
+            f"{exercise}：{case}：你的函数返回的形状是 {tuple(got.shape)}，应为 {shape}。"
+        ))
     return got
 
 
@@ -228,10 +253,12 @@ def _need_dtype(exercise: str, case: str, got: torch.Tensor, dtype: torch.dtype)
     if got.dtype != dtype:
         g, w = str(got.dtype).replace("torch.", ""), str(dtype).replace("torch.", "")
         cast = ".float()" if got.dtype == torch.float32 else f".to({g})"
-        raise ExerciseError(
+        raise ExerciseError(say(
             f"{exercise}: for {case} your answer is {g}, the input is {w}.\n"
-            f"  hint: your answer is {g} for {w} input: keep the input's dtype (no {cast})."
-        )
+            f"  hint: your answer is {g} for {w} input: keep the input's dtype (no {cast}).",
+            f"{exercise}：{case}：你的答案是 {g}，而输入是 {w}。\n"
+            f"  提示：输入为 {w} 时你的答案是 {g}：请保持输入的 dtype（不要用 {cast}）。"
+        ))
 
 
 def _simulate_first_spike(x: float, tau: float, v_threshold: float, T_max: int = 2000
@@ -268,12 +295,16 @@ def _time_step_answer(exercise: str, case: str, got: Any) -> Union[int, float, N
             return int(number)
         value = float(number)
         return int(value) if math.isfinite(value) and value == int(value) else value
-    raise ExerciseError(
+    raise ExerciseError(say(
         f"{exercise}: for {case} your function returned {type(got).__name__} {got!r}; expected an "
         f"int (the first time step with a spike, counting from 0) or None (it never fires)"
         + (". Return the number itself, not text: int(...), not str(...)." if isinstance(got, str)
-           else ".")
-    )
+           else "."),
+        f"{exercise}：{case}：你的函数返回了 {type(got).__name__} {got!r}；应返回一个 int"
+        f"（第一个发放脉冲的时间步，从 0 开始计数）或 None（从不发放）"
+        + ("。请返回数字本身，而不是文本：用 int(...)，不要用 str(...)。" if isinstance(got, str)
+           else "。")
+    ))
 
 
 _FIRST_SPIKE_CASES = [  # (x, tau, v_threshold), away from exact ties
@@ -303,15 +334,24 @@ def _first_spike_mistakes(x: float, tau: float, thr: float) -> dict[str, Optiona
     """What common wrong answers give for one case, keyed by the hint that names the mistake."""
     k = 1.0 - 1.0 / tau
     return {
-        "an exact tie fires: the neuron spikes when v[t] >= v_threshold, and here "
-        "v[t] == v_threshold exactly at the expected step (e.g. x=0.5, tau=2, v_threshold=0.75 "
-        "fires at t=1). A strict v > v_threshold, or floor(n) in place of ceil(n) - 1, misses "
-        "the tie.": _first_spike_by(x, tau, thr, lambda v: k * v + x, strict=True),
-        "charge equation: this neuron does not divide the input by tau (decay_input=False): "
-        "v[t] = (1 - 1/tau) v[t-1] + x.": _first_spike_by(x, tau, thr, lambda v: v + (x - v) / tau),
-        "charge equation: the leak factor is k = 1 - 1/tau, not 1/tau.":
+        say("an exact tie fires: the neuron spikes when v[t] >= v_threshold, and here "
+            "v[t] == v_threshold exactly at the expected step (e.g. x=0.5, tau=2, v_threshold=0.75 "
+            "fires at t=1). A strict v > v_threshold, or floor(n) in place of ceil(n) - 1, misses "
+            "the tie.",
+            "恰好相等时也会发放：神经元在 v[t] >= v_threshold 时发放脉冲，而这里在期望的时间步上"
+            "恰好 v[t] == v_threshold（例如 x=0.5, tau=2, v_threshold=0.75 在 t=1 发放）。"
+            "严格的 v > v_threshold，或用 floor(n) 代替 ceil(n) - 1，都会漏掉这种相等的情况。"):
+            _first_spike_by(x, tau, thr, lambda v: k * v + x, strict=True),
+        say("charge equation: this neuron does not divide the input by tau (decay_input=False): "
+            "v[t] = (1 - 1/tau) v[t-1] + x.",
+            "充电方程：这个神经元不把输入除以 tau (decay_input=False)："
+            "v[t] = (1 - 1/tau) v[t-1] + x。"):
+            _first_spike_by(x, tau, thr, lambda v: v + (x - v) / tau),
+        say("charge equation: the leak factor is k = 1 - 1/tau, not 1/tau.",
+            "充电方程：泄漏因子是 k = 1 - 1/tau，而不是 1/tau。"):
             _first_spike_by(x, tau, thr, lambda v: v / tau + x),
-        "charge equation: the leak factor is k = 1 - 1/tau, not exp(-1/tau).":
+        say("charge equation: the leak factor is k = 1 - 1/tau, not exp(-1/tau).",
+            "充电方程：泄漏因子是 k = 1 - 1/tau，而不是 exp(-1/tau)。"):
             _first_spike_by(x, tau, thr, lambda v: math.exp(-1.0 / tau) * v + x),
     }
 
@@ -354,28 +394,42 @@ def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -
         for (x, tau, thr), expected, got in wrong[:1]:
             case = f"x={x}, tau={tau}, v_threshold={thr}"
             if expected is None:
-                hint = (f"here x * tau = {x * tau:.4f} < v_threshold, so v only approaches "
-                        f"x * tau from below and the neuron never fires: return None.")
+                hint = say(f"here x * tau = {x * tau:.4f} < v_threshold, so v only approaches "
+                           f"x * tau from below and the neuron never fires: return None.",
+                           f"这里 x * tau = {x * tau:.4f} < v_threshold，v 只会从下方趋近 "
+                           f"x * tau，神经元永远不会发放：请返回 None。")
             elif got is None:
-                hint = (f"the neuron does fire: v[t] tends to x * tau = {x * tau:.4f}, which is "
-                        f"above v_threshold. Find the first t with v[t] >= v_threshold.")
+                hint = say(f"the neuron does fire: v[t] tends to x * tau = {x * tau:.4f}, which is "
+                           f"above v_threshold. Find the first t with v[t] >= v_threshold.",
+                           f"神经元会发放：v[t] 趋近于 x * tau = {x * tau:.4f}，高于 v_threshold。"
+                           f"请找出满足 v[t] >= v_threshold 的第一个 t。")
             elif isinstance(got, int) and got == expected + 1 and (x, tau, thr) in _FIRST_SPIKE_TIES:
-                hint = ("an exact tie: v[t] == v_threshold here and the neuron fires "
-                        "(v >= v_threshold); floor(n) or a strict > misses it, use ceil(n) - 1.")
+                hint = say("an exact tie: v[t] == v_threshold here and the neuron fires "
+                           "(v >= v_threshold); floor(n) or a strict > misses it, use ceil(n) - 1.",
+                           "恰好相等：这里 v[t] == v_threshold，神经元会发放 (v >= v_threshold)；"
+                           "floor(n) 或严格的 > 会漏掉它，请用 ceil(n) - 1。")
             elif isinstance(got, int) and got == expected + 1:
-                hint = ("off by one: count time steps from 0, and v[0] = x already (the first "
-                        "input is added at t = 0).")
+                hint = say("off by one: count time steps from 0, and v[0] = x already (the first "
+                           "input is added at t = 0).",
+                           "差了一步：时间步从 0 开始计数，而且 v[0] 已经等于 x（第一个输入在 "
+                           "t = 0 时就加上了）。")
             elif isinstance(got, int) and got == expected - 1:
-                hint = ("off by one: v[t] = x (1 - k^(t+1)) / (1 - k) has t+1 terms at step t; "
-                        "a spike needs v[t] >= v_threshold, not v[t+1].")
+                hint = say("off by one: v[t] = x (1 - k^(t+1)) / (1 - k) has t+1 terms at step t; "
+                           "a spike needs v[t] >= v_threshold, not v[t+1].",
+                           "差了一步：在第 t 步，v[t] = x (1 - k^(t+1)) / (1 - k) 有 t+1 项；"
+                           "发放脉冲要求的是 v[t] >= v_threshold，而不是 v[t+1]。")
             else:
-                hint = ("with k = 1 - 1/tau, v[t] = x (1 - k^(t+1)) / (1 - k); solve "
-                        "v[t] >= v_threshold for the smallest integer t (math.log, math.ceil).")
+                hint = say("with k = 1 - 1/tau, v[t] = x (1 - k^(t+1)) / (1 - k); solve "
+                           "v[t] >= v_threshold for the smallest integer t (math.log, math.ceil).",
+                           "令 k = 1 - 1/tau，则 v[t] = x (1 - k^(t+1)) / (1 - k)；求满足 "
+                           "v[t] >= v_threshold 的最小整数 t (math.log, math.ceil)。")
             _fail(name, case, expected, got, hint)
     except _NotAttempted:
-        return _not_attempted("your first_spike_time")
-    return _correct(f"first spike times match OTTTLIFNode on {len(answers)} cases, "
-                    f"including ones that never fire and exact ties v == v_threshold.")
+        return _not_attempted(say("your first_spike_time", "你的 first_spike_time"))
+    return _correct(say(f"first spike times match OTTTLIFNode on {len(answers)} cases, "
+                        f"including ones that never fire and exact ties v == v_threshold.",
+                        f"在 {len(answers)} 个用例上，首次脉冲时间与 OTTTLIFNode 一致，包括从不"
+                        f"发放的用例和恰好 v == v_threshold 的情况。"))
 
 
 # -- 02: surrogate spike with detach ----------------------------------------------------------
@@ -398,33 +452,49 @@ def check_surrogate_spike(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> 
             w = torch.rand(3, 5, generator=gen, dtype=torch.float64)
             (ref * w).sum().backward()
             x_in = x.clone().requires_grad_(True)
-            case = f"case {i} (alpha={alpha}, x of shape (3, 5))"
+            case = say(f"case {i} (alpha={alpha}, x of shape (3, 5))",
+                       f"用例 {i} (alpha={alpha}, x 的形状为 (3, 5))")
             got = _need_tensor(name, case, _call(name, fn, x_in, alpha), (3, 5))
             if not torch.equal(got.detach().to(ref.dtype), ref.detach()):
-                hint = ("the forward value must be the exact step: 1.0 where x >= 0 (x = 0 "
-                        "included), 0.0 elsewhere. A value like sigmoid(alpha x) + ... - ... "
-                        "can be off by rounding: build it as step + (smooth - smooth.detach()).")
+                hint = say("the forward value must be the exact step: 1.0 where x >= 0 (x = 0 "
+                           "included), 0.0 elsewhere. A value like sigmoid(alpha x) + ... - ... "
+                           "can be off by rounding: keep the exact step as the value and add a term that is "
+                           "zero in value but carries the smooth function's gradient.",
+                           "前向值必须严格等于阶跃函数：x >= 0 处（包括 x = 0）为 1.0，其余位置为 "
+                           "0.0。像 sigmoid(alpha x) + ... - ... 这样的值可能有舍入误差：以严格的阶跃作为值，"
+                           "再加上一项数值为零、但带有平滑函数梯度的项。")
                 if float(got.detach()[0, 0]) == 0.0:
-                    hint = "at x = 0 the spike is 1 (SpikingJelly fires when v >= v_threshold)."
-                _fail(name, case + ", forward value", ref, got, hint)
+                    hint = say("at x = 0 the spike is 1 (SpikingJelly fires when v >= v_threshold).",
+                               "在 x = 0 处脉冲为 1（SpikingJelly 在 v >= v_threshold 时发放）。")
+                _fail(name, case + say(", forward value", "，前向值"), ref, got, hint)
             if got.grad_fn is None:
-                _fail(name, case + ", gradient", "an output with a graph (grad_fn)", "no graph",
-                      "everything was detached; keep one term with a graph, e.g. "
-                      "sigmoid(alpha * x) - sigmoid(alpha * x).detach().")
+                _fail(name, case + say(", gradient", "，梯度"),
+                      say("an output with a graph (grad_fn)", "带计算图 (grad_fn) 的输出"),
+                      say("no graph", "没有计算图"),
+                      say("everything was detached; keep one term with a graph, e.g. "
+                          "sigmoid(alpha * x) - sigmoid(alpha * x).detach().",
+                          "所有项都被分离了；请保留一个带计算图的项，例如 "
+                          "sigmoid(alpha * x) - sigmoid(alpha * x).detach()。"))
             (got * w).sum().backward()
             if x_in.grad is None:
-                _fail(name, case + ", gradient", x_ref.grad, None,
-                      "no gradient reached x: the surviving term must depend on x.")
+                _fail(name, case + say(", gradient", "，梯度"), x_ref.grad, None,
+                      say("no gradient reached x: the surviving term must depend on x.",
+                          "没有梯度传到 x：保留下来的那一项必须依赖于 x。"))
             if not torch.allclose(x_in.grad.to(x_ref.grad.dtype), x_ref.grad, atol=1e-6, rtol=1e-5):
-                hint = "the gradient must be that of sigmoid(alpha * x), not of the step."
+                hint = say("the gradient must be that of sigmoid(alpha * x), not of the step.",
+                           "梯度必须是 sigmoid(alpha * x) 的梯度，而不是阶跃函数的梯度。")
                 plain = torch.sigmoid(x) * (1 - torch.sigmoid(x)) * w
                 if torch.allclose(x_in.grad.to(plain.dtype), plain, atol=1e-6):
-                    hint = "you used sigmoid(x); the surrogate is sigmoid(alpha * x)."
-                _fail(name, case + ", gradient dL/dx", x_ref.grad, x_in.grad, hint)
+                    hint = say("you used sigmoid(x); the surrogate is sigmoid(alpha * x).",
+                               "你用的是 sigmoid(x)；替代函数是 sigmoid(alpha * x)。")
+                _fail(name, case + say(", gradient dL/dx", "，梯度 dL/dx"), x_ref.grad, x_in.grad,
+                      hint)
     except _NotAttempted:
-        return _not_attempted("your surrogate_spike")
-    return _correct("step forward and sigmoid-surrogate backward match surrogate.Sigmoid "
-                    "for alpha = 4, 1 and 10.")
+        return _not_attempted(say("your surrogate_spike", "你的 surrogate_spike"))
+    return _correct(say("step forward and sigmoid-surrogate backward match surrogate.Sigmoid "
+                        "for alpha = 4, 1 and 10.",
+                        "前向为阶跃、反向为 sigmoid 替代梯度，在 alpha = 4、1 和 10 时都与 "
+                        "surrogate.Sigmoid 一致。"))
 
 
 # -- 03: ReplaceforGrad by detach ---------------------------------------------------------------
@@ -448,33 +518,43 @@ def check_replace_by_detach(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
             y_ref.backward(upstream)
             x_in = x0.clone().requires_grad_(True)
             x_r_leaf = x_r.clone().requires_grad_(True)   # to see where the gradient goes
-            case = f"case {i} (shape {shape})"
+            case = say(f"case {i} (shape {shape})", f"用例 {i} (形状 {shape})")
             x_arg, x_r_arg = x_in * 1.0, x_r_leaf * 1.0
             got = _call(name, fn, x_arg, x_r_arg)
             _inputs_unchanged(name, case, x=(x0, x_arg), x_r=(x_r, x_r_arg))
             got = _need_tensor(name, case, got, shape)
             _need_dtype(name, case, got, x_r.dtype)
             if not torch.allclose(got.detach().to(x_r.dtype), x_r, atol=1e-6, rtol=0):
-                hint = "y's value must be x_r's value."
+                hint = say("y's value must be x_r's value.", "y 的值必须等于 x_r 的值。")
                 if torch.allclose(got.detach().to(x_r.dtype), x0, atol=1e-6):
-                    hint = "y has x's value; it should have x_r's (try x + (x_r - x).detach())."
-                _fail(name, case + ", forward value", x_r, got, hint)
+                    hint = say("y has x's value; it should have x_r's: add to x a detached term that "
+                               "turns its value into x_r's.",
+                               "y 的值是 x 的值；它应该是 x_r 的值：给 x 加上一个分离（detach）的项，"
+                               "把它的值变成 x_r 的值。")
+                _fail(name, case + say(", forward value", "，前向值"), x_r, got, hint)
             if got.grad_fn is None:
-                _fail(name, case + ", gradient", "an output with a graph", "no graph",
-                      "you detached everything: the x term must keep its graph.")
+                _fail(name, case + say(", gradient", "，梯度"),
+                      say("an output with a graph", "带计算图的输出"), say("no graph", "没有计算图"),
+                      say("you detached everything: the x term must keep its graph.",
+                          "你把所有项都分离了：x 这一项必须保留它的计算图。"))
             got.backward(upstream)
             if x_in.grad is None and x_r_leaf.grad is not None:
-                _fail(name, case + ", gradient dL/dx", x_ref.grad, x_in.grad,
-                      "x gets no gradient (it all went to x_r): the value must come from x_r, "
-                      "the gradient must flow to x. Keep the value of x_r and the gradient path "
-                      "of x: start from x and add a correction that autograd ignores.")
+                _fail(name, case + say(", gradient dL/dx", "，梯度 dL/dx"), x_ref.grad, x_in.grad,
+                      say("x gets no gradient (it all went to x_r): the value must come from x_r, "
+                          "the gradient must flow to x. Keep the value of x_r and the gradient path "
+                          "of x: start from x and add a correction that autograd ignores.",
+                          "x 没有得到梯度（梯度全部流向了 x_r）：值必须来自 x_r，梯度必须流向 x。"
+                          "保留 x_r 的值和 x 的梯度路径：从 x 出发，加上一个自动微分会忽略的修正项。"))
             if x_in.grad is None or not torch.allclose(x_in.grad, x_ref.grad, atol=1e-9):
-                _fail(name, case + ", gradient dL/dx", x_ref.grad, x_in.grad,
-                      "x must receive the incoming gradient unchanged (times 1): detach the "
-                      "correction term (x_r - x), not x itself.")
+                _fail(name, case + say(", gradient dL/dx", "，梯度 dL/dx"), x_ref.grad, x_in.grad,
+                      say("x must receive the incoming gradient unchanged (times 1): detach the "
+                          "correction term (x_r - x), not x itself.",
+                          "x 必须原样（乘以 1）接收传入的梯度：要分离的是修正项 (x_r - x)，"
+                          "而不是 x 本身。"))
     except _NotAttempted:
-        return _not_attempted("your replace_by_detach")
-    return _correct("value of x_r, gradient to x, as ReplaceforGrad on 3 shapes.")
+        return _not_attempted(say("your replace_by_detach", "你的 replace_by_detach"))
+    return _correct(say("value of x_r, gradient to x, as ReplaceforGrad on 3 shapes.",
+                        "值来自 x_r，梯度传给 x：在 3 种形状上与 ReplaceforGrad 一致。"))
 
 
 # -- 04: traces and the OTTT weight gradient ---------------------------------------------------
@@ -506,7 +586,8 @@ def check_trace_closed_form(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
                                                 (6, 2, 1.5, torch.float64), (7, 2, 2.0, torch.float32)]):
             spikes, traces = _library_spikes_and_traces(T, N, tau, seed=40 + i)
             spikes, traces = spikes.to(dtype), traces.to(dtype)
-            case = f"case {i} (T={T}, N={N}, tau={tau}, spikes {str(dtype).replace('torch.', '')})"
+            case = say(f"case {i} (T={T}, N={N}, tau={tau}, spikes {str(dtype).replace('torch.', '')})",
+                       f"用例 {i} (T={T}, N={N}, tau={tau}, 脉冲为 {str(dtype).replace('torch.', '')})")
             spikes_in = spikes.clone()
             got = _run(name, case, fn, spikes_in, tau)
             _inputs_unchanged(name, case, spikes=(spikes, spikes_in))
@@ -522,29 +603,43 @@ def check_trace_closed_form(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
             K = torch.where(lag >= 0, k ** lag.clamp(min=0), torch.zeros_like(lag)).to(dtype)
             shifted = torch.cat([torch.zeros_like(traces[:1]), traces[:-1]])
             if torch.allclose(got, -traces, atol=atol):
-                hint = "sign flip: a trace counts spikes, it is never negative."
+                hint = say("sign flip: a trace counts spikes, it is never negative.",
+                           "符号反了：迹累计的是脉冲，永远不会是负数。")
             elif torch.allclose(got, shifted, atol=atol):
-                hint = ("shifted by one time step: a[t] includes s[t] (a[0] = s[0]), the exponent "
-                        "is t - t' with t' <= t.")
+                hint = say("shifted by one time step: a[t] includes s[t] (a[0] = s[0]), the exponent "
+                           "is t - t' with t' <= t.",
+                           "错开了一个时间步：a[t] 包含 s[t] (a[0] = s[0])，指数是 t - t'，其中 "
+                           "t' <= t。")
             elif torch.allclose(got, K.T @ spikes, atol=atol):
-                hint = ("transposed matrix: you summed future spikes. K[t, t'] = k^(t - t') is "
-                        "non-zero for t' <= t only, the lower triangle (torch.tril).")
+                hint = say("transposed matrix: you summed future spikes. K[t, t'] = k^(t - t') is "
+                           "non-zero for t' <= t only, the lower triangle (torch.tril).",
+                           "矩阵转置了：你累加的是未来的脉冲。K[t, t'] = k^(t - t') 只在 t' <= t "
+                           "时非零，即下三角部分 (torch.tril)。")
             elif torch.allclose(got, k * traces, atol=atol):
-                hint = ("your traces are k times too small: the current spike enters with "
-                        "weight k^0 = 1 (exponent t - t', not t - t' + 1).")
+                hint = say("your traces are k times too small: the current spike enters with "
+                           "weight k^0 = 1 (exponent t - t', not t - t' + 1).",
+                           "你的迹整体多乘了一个因子 k：当前时间步的脉冲以权重 k^0 = 1 计入"
+                           "（指数是 t - t'，不是 t - t' + 1）。")
             elif torch.allclose(got, traces - spikes, atol=atol):
-                hint = "the sum runs over t' <= t: include the spike of the current step."
+                hint = say("the sum runs over t' <= t: include the spike of the current step.",
+                           "求和范围是 t' <= t：要包含当前时间步的脉冲。")
             elif torch.allclose(got.flip(0), traces, atol=atol):
-                hint = "time runs along dim 0 from the first step; check the direction of the powers."
+                hint = say("time runs along dim 0 from the first step; check the direction of the powers.",
+                           "时间沿 dim 0 从第一个时间步开始排列；请检查幂次的方向。")
             else:
-                hint = (f"the decay per step is k = 1 - 1/tau = {k:.4f} (not 1/tau, not "
-                        f"exp(-1/tau)). Build the (T, T) matrix K[t, t'] = k^(t - t') for "
-                        f"t' <= t and 0 otherwise, then traces = K @ spikes.")
+                hint = say(f"the decay per step is k = 1 - 1/tau = {k:.4f} (not 1/tau, not "
+                           f"exp(-1/tau)). Build the (T, T) matrix K[t, t'] = k^(t - t') for "
+                           f"t' <= t and 0 otherwise, then traces = K @ spikes.",
+                           f"每个时间步的衰减因子是 k = 1 - 1/tau = {k:.4f}（不是 1/tau，也不是 "
+                           f"exp(-1/tau)）。构造 (T, T) 矩阵 K：t' <= t 时 K[t, t'] = k^(t - t')，"
+                           f"否则为 0；然后 traces = K @ spikes。")
             _fail(name, case, traces, got, hint)
     except _NotAttempted:
-        return _not_attempted("your trace_closed_form")
-    return _correct("your closed form equals OTTTLIFNode's trace on 4 spike trains "
-                    "(float64 and float32).")
+        return _not_attempted(say("your trace_closed_form", "你的 trace_closed_form"))
+    return _correct(say("your closed form equals OTTTLIFNode's trace on 4 spike trains "
+                        "(float64 and float32).",
+                        "在 4 个脉冲序列上（float64 和 float32），你的闭式解都等于 OTTTLIFNode "
+                        "的迹。"))
 
 
 def check_ottt_weight_grad(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
@@ -570,8 +665,10 @@ def check_ottt_weight_grad(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tens
                 layer([spikes[t], traces[t]]).backward(g[t])
             expected = layer.module.weight.grad
             dtype = torch.float32 if i == 3 else torch.float64
-            case = (f"case {i} (T={T}, B={B}, N_in={n_in}, N_out={n_out}, "
-                    f"{str(dtype).replace('torch.', '')})")
+            case = say(f"case {i} (T={T}, B={B}, N_in={n_in}, N_out={n_out}, "
+                       f"{str(dtype).replace('torch.', '')})",
+                       f"用例 {i} (T={T}, B={B}, N_in={n_in}, N_out={n_out}, "
+                       f"{str(dtype).replace('torch.', '')})")
             g_in, a_in = g.to(dtype), traces.to(dtype)
             g0, a0 = g_in.clone(), a_in.clone()
             got = _run(name, case, fn, g_in, a_in)
@@ -580,30 +677,40 @@ def check_ottt_weight_grad(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tens
                 expected = torch.einsum("tbo,tbi->oi", g_in, a_in).double()
             if isinstance(got, torch.Tensor) and tuple(got.shape) == (n_in, n_out) and n_in != n_out:
                 _fail(name, case, expected, got,
-                      "transposed: nn.Linear stores its weight as (N_out, N_in), so the answer "
-                      "is g^T a, summed over t and the batch.")
+                      say("transposed: nn.Linear stores its weight as (N_out, N_in), so the answer "
+                          "is g^T a, summed over t and the batch.",
+                          "转置了：nn.Linear 的权重形状是 (N_out, N_in)，所以答案是 g^T a，"
+                          "并对 t 和批求和。"))
             got = _need_tensor(name, case, got, (n_out, n_in))
             _need_dtype(name, case, got, dtype)
             got = got.detach().to(expected.dtype)
             atol = 1e-8 if dtype == torch.float64 else 1e-4
             if torch.allclose(got, expected, atol=atol):
                 continue
-            hint = ("sum over both time and batch of the outer products g[t, b] a[t, b]^T, e.g. "
-                    "torch.einsum('tbo,tbi->oi', g, a).")
+            hint = say("sum over both time and batch of the outer products g[t, b] a[t, b]^T, e.g. "
+                       "torch.einsum('tbo,tbi->oi', g, a).",
+                       "对时间和批两个维度求外积 g[t, b] a[t, b]^T 之和，例如 "
+                       "torch.einsum('tbo,tbi->oi', g, a)。")
             a_prev = torch.cat([torch.zeros_like(traces[:1]), traces[:-1]])
             if torch.allclose(got, -expected, atol=atol):
-                hint = "sign flip: the gradient is + sum_t g[t]^T a[t] (the minus sign belongs to the update)."
+                hint = say("sign flip: the gradient is + sum_t g[t]^T a[t] (the minus sign belongs to the update).",
+                           "符号反了：梯度是 + sum_t g[t]^T a[t]（负号属于参数更新那一步）。")
             elif torch.allclose(got, torch.einsum("tbo,tbi->oi", g, a_prev), atol=atol):
-                hint = "shifted by one time step: pair g[t] with the trace of the same step, a[t]."
+                hint = say("shifted by one time step: pair g[t] with the trace of the same step, a[t].",
+                           "错开了一个时间步：g[t] 要与同一时间步的迹 a[t] 配对。")
             elif torch.allclose(got * T, expected, atol=atol):
-                hint = "you averaged over time; the gradients of the T steps add up (sum, not mean)."
+                hint = say("you averaged over time; the gradients of the T steps add up (sum, not mean).",
+                           "你对时间取了平均；T 个时间步的梯度是相加的（求和，而不是平均）。")
             elif B > 1 and torch.allclose(got * B, expected, atol=atol):
-                hint = "you averaged over the batch; autograd sums over it."
+                hint = say("you averaged over the batch; autograd sums over it.",
+                           "你对批取了平均；自动微分 (autograd) 是对批求和的。")
             _fail(name, case, expected, got, hint)
     except _NotAttempted:
-        return _not_attempted("your ottt_weight_grad")
-    return _correct("sum_t g[t]^T a[t] equals GradwithTrace's weight.grad on 4 cases "
-                    "(float64 and float32).")
+        return _not_attempted(say("your ottt_weight_grad", "你的 ottt_weight_grad"))
+    return _correct(say("sum_t g[t]^T a[t] equals GradwithTrace's weight.grad on 4 cases "
+                        "(float64 and float32).",
+                        "在 4 个用例上（float64 和 float32），sum_t g[t]^T a[t] 都等于 "
+                        "GradwithTrace 的 weight.grad。"))
 
 
 # -- 05/06: OTTTSequential and one OTTT_A update ------------------------------------------------
@@ -614,6 +721,12 @@ _WRAPPER_REASON = {
     "SpikeTraceOp": "it has no parameters, so spike and trace both go through it",
     "neuron (spike only)": "a spiking neuron takes the spike (it makes its own trace)",
     "itself": "it already handles [spike, trace] pairs",
+}
+_WRAPPER_REASON_ZH = {
+    "GradwithTrace": "它有参数，所以它的权重梯度必须来自迹",
+    "SpikeTraceOp": "它没有参数，所以脉冲和迹都要经过它",
+    "neuron (spike only)": "脉冲神经元只接收脉冲（它会自己生成迹）",
+    "itself": "它本身就能处理 [spike, trace] 对",
 }
 
 
@@ -639,35 +752,44 @@ def check_wrapping_prediction(net: OTTTSequential, prediction: Optional[Sequence
     """
     name = "check_wrapping_prediction"
     if not isinstance(net, OTTTSequential):
-        raise TypeError(f"{name}: net must be an OTTTSequential, got {type(net).__name__}.")
+        raise TypeError(say(f"{name}: net must be an OTTTSequential, got {type(net).__name__}.",
+                            f"{name}：net 必须是 OTTTSequential，收到的是 {type(net).__name__}。"))
     prediction = answer_value(name, prediction)
     if prediction is None:
-        print("Not attempted yet: my_prediction still raises NotImplementedError (or gives None): "
-              "make it return a list with one wrapper name per layer and run the cell again.",
+        print(say("Not attempted yet: my_prediction still raises NotImplementedError (or gives None): "
+                  "make it return a list with one wrapper name per layer and run the cell again.",
+                  "尚未作答：my_prediction 仍会抛出 NotImplementedError（或返回 None）：让它返回一个"
+                  "列表，每层一个包装名称，然后重新运行该单元格。"),
               file=sys.stderr)
         return False
     truth = net.wrapping()
     if isinstance(prediction, str) or len(prediction) != len(truth):
         n = 1 if isinstance(prediction, str) else len(prediction)
-        raise ExerciseError(
+        raise ExerciseError(say(
             f"{name}: the network has {len(truth)} layers but your prediction has {n} "
-            f"entr{'y' if n == 1 else 'ies'}; give one name per layer, in order."
-        )
+            f"entr{'y' if n == 1 else 'ies'}; give one name per layer, in order.",
+            f"{name}：网络有 {len(truth)} 层，但你的预测有 {n} 项；请按顺序为每层给出一个名称。"
+        ))
     wrong = []
     for (layer, how), answer in zip(truth, prediction):
         ans = _normalize_wrapper(answer)
         if ans not in WRAPPER_NAMES:
-            raise ExerciseError(
+            raise ExerciseError(say(
                 f"{name}: layer {layer}: {answer!r} is not a wrapper name; use one of "
-                f"{list(WRAPPER_NAMES)}."
-            )
+                f"{list(WRAPPER_NAMES)}.",
+                f"{name}：层 {layer}：{answer!r} 不是包装名称；请使用 {list(WRAPPER_NAMES)} 之一。"
+            ))
         if ans != how:
-            wrong.append(f"  layer {layer}: you said {ans}, OTTTSequential uses {how} "
-                         f"({_WRAPPER_REASON[how]}).")
+            wrong.append(say(f"  layer {layer}: you said {ans}, OTTTSequential uses {how} "
+                             f"({_WRAPPER_REASON[how]}).",
+                             f"  层 {layer}：你的答案是 {ans}，OTTTSequential 使用的是 {how}"
+                             f"（{_WRAPPER_REASON_ZH[how]}）。"))
     if wrong:
-        raise ExerciseError(f"{name}: {len(wrong)} of {len(truth)} layers wrong.\n"
+        raise ExerciseError(say(f"{name}: {len(wrong)} of {len(truth)} layers wrong.\n",
+                                f"{name}：{len(truth)} 层中有 {len(wrong)} 层答错了。\n")
                             + "\n".join(wrong))
-    return _correct(f"all {len(truth)} layers predicted, as net.wrapping() says.")
+    return _correct(say(f"all {len(truth)} layers predicted, as net.wrapping() says.",
+                        f"全部 {len(truth)} 层都预测正确，与 net.wrapping() 的结果一致。"))
 
 
 def _ottt_a_reference(net: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
@@ -728,21 +850,32 @@ def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
     tiny networks (plain SGD) by comparing the updated parameters with a reference update.
     """
     name = "check_ottt_a_step"
-    step_once = ("optimizer.step() once, after the T steps (OTTT_A); stepping every time step "
-                 "is OTTT_O")
-    variants = {
-        "stepped the optimizer at every time step: call " + step_once: dict(online=True),
-        "called optimizer.step() inside the time loop (with a single zero_grad, so every step "
-        "also re-applies the earlier steps' gradients): call " + step_once:
+    step_once = say("optimizer.step() once, after the T steps (OTTT_A); stepping every time step "
+                    "is OTTT_O",
+                    "在 T 个时间步之后调用一次 optimizer.step() (OTTT_A)；每个时间步都更新一次的是 "
+                    "OTTT_O")
+    variants = {   # what the student did (hint: "you ..."): the reference's switches that model it
+        say("stepped the optimizer at every time step: call " + step_once,
+            "在每个时间步都让优化器更新了一步：请" + step_once): dict(online=True),
+        say("called optimizer.step() inside the time loop (with a single zero_grad, so every step "
+            "also re-applies the earlier steps' gradients): call " + step_once,
+            "在时间循环内调用了 optimizer.step()（而 zero_grad 只调用了一次，所以每一步还会重复应用"
+            "之前各步的梯度）：请" + step_once):
             dict(step_inside=True),
-        "did not divide the loss by T": dict(divide_by_T=False),
-        "looped over range(T - 1): the last time step is missing, use range(T)": dict(steps=4),
-        "called optimizer.zero_grad() inside the time loop: that erases the gradients of the "
-        "earlier steps, only the last one is left. Call it once, before the loop":
+        say("did not divide the loss by T", "没有把损失除以 T"): dict(divide_by_T=False),
+        say("looped over range(T - 1): the last time step is missing, use range(T)",
+            "循环用的是 range(T - 1)：漏掉了最后一个时间步，请用 range(T)"): dict(steps=4),
+        say("called optimizer.zero_grad() inside the time loop: that erases the gradients of the "
+            "earlier steps, only the last one is left. Call it once, before the loop",
+            "在时间循环内调用了 optimizer.zero_grad()：这会清除之前各步的梯度，只剩下最后一步的。"
+            "请在循环之前调用一次"):
             dict(zero_grad_inside=True),
-        "put the network in eval mode (net.eval()) before training: in eval mode the neurons "
-        "return only spikes, no trace is kept, and the weights get the spike gradient instead "
-        "of OTTT's trace gradient. Train in net.train() mode": dict(eval_mode=True),
+        say("put the network in eval mode (net.eval()) before training: in eval mode the neurons "
+            "return only spikes, no trace is kept, and the weights get the spike gradient instead "
+            "of OTTT's trace gradient. Train in net.train() mode",
+            "在训练前把网络设成了评估模式 (net.eval())：评估模式下神经元只返回脉冲，不保留迹，"
+            "权重得到的是脉冲的梯度，而不是 OTTT 基于迹的梯度。请在 net.train() 模式下训练"):
+            dict(eval_mode=True),
     }
     try:
         for i, seed in enumerate([5, 6]):
@@ -758,76 +891,100 @@ def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
                 p.grad = torch.ones_like(p)
             with SavedTensorMeter() as memory:
                 returned = _call(name, fn, net, x_seq, y, opt)
-            case = f"case {i} (T=5, B=2, net Linear(4,6)-OTTTLIFNode-Linear(6,3), SGD lr=0.5)"
+            case = say(f"case {i} (T=5, B=2, net Linear(4,6)-OTTTLIFNode-Linear(6,3), SGD lr=0.5)",
+                       f"用例 {i} (T=5, B=2, 网络 Linear(4,6)-OTTTLIFNode-Linear(6,3), SGD lr=0.5)")
             if memory.peak_bytes > 1.5 * ref_memory.peak_bytes:
                 mean_net, _, _ = _ottt_a_setup(seed)
                 _ottt_a_reference(mean_net, x_seq, y,
                                   torch.optim.SGD(mean_net.parameters(), lr=0.5), mean_output=True)
                 if all(torch.allclose(a, b, atol=1e-10)
                        for a, b in zip(net.parameters(), mean_net.parameters())):
-                    raise ExerciseError(
+                    raise ExerciseError(say(
                         f"{name}: {case}: you computed one loss on the time-averaged output and "
                         f"called backward() once (autograd held {memory.peak_bytes} bytes at "
                         f"once, {memory.peak_bytes / ref_memory.peak_bytes:.1f}x the online "
                         f"update's).\n  hint: one backward() after all T steps keeps every "
                         f"step's graph (BPTT's memory) and a loss on the averaged output is not "
                         f"OTTT_A's per-step loss. For t in range(T): a loss on net(x_seq[t]), "
-                        f"divided by T, and its backward() at once."
-                    )
-                raise ExerciseError(
+                        f"divided by T, and its backward() at once.",
+                        f"{name}：{case}：你在时间平均后的输出上计算了一个损失，并且只调用了一次 "
+                        f"backward()（自动微分同时保存了 {memory.peak_bytes} 字节，是在线更新的 "
+                        f"{memory.peak_bytes / ref_memory.peak_bytes:.1f} 倍）。\n  提示：在全部 "
+                        f"T 个时间步之后才调用一次 backward() 会保留每一步的计算图（即 BPTT 的内存"
+                        f"开销），而且平均输出上的损失也不是 OTTT_A 的逐步损失。对 t in range(T)："
+                        f"在 net(x_seq[t]) 上计算损失，除以 T，并立即对它调用 backward()。"
+                    ))
+                raise ExerciseError(say(
                     f"{name}: {case}: autograd held {memory.peak_bytes} bytes at once, "
                     f"{memory.peak_bytes / ref_memory.peak_bytes:.1f}x the online update's "
                     f"{ref_memory.peak_bytes}. Call loss.backward() inside the time loop, at every "
                     f"step: summing the T losses and calling backward() once keeps all T graphs "
                     f"alive, which is BPTT's memory cost (the gradients happen to agree here only "
-                    f"because OTTTLIFNode detaches v)."
-                )
+                    f"because OTTTLIFNode detaches v).",
+                    f"{name}：{case}：自动微分同时保存了 {memory.peak_bytes} 字节，是在线更新 "
+                    f"({ref_memory.peak_bytes} 字节) 的 "
+                    f"{memory.peak_bytes / ref_memory.peak_bytes:.1f} 倍。请在时间循环内的每一步"
+                    f"调用 loss.backward()：把 T 个损失相加后只调用一次 backward() 会让全部 T 个"
+                    f"计算图同时存活，这正是 BPTT 的内存开销（这里梯度恰好一致，只是因为 "
+                    f"OTTTLIFNode 分离了 v）。"
+                ))
             for m in net.modules():
                 if isinstance(m, LIFNode) and isinstance(m.v, torch.Tensor):
-                    raise ExerciseError(
+                    raise ExerciseError(say(
                         f"{name}: {case}: after your update the neurons still hold state "
                         f"(v of shape {tuple(m.v.shape)}). Call reset_net(net) at the end, so "
-                        f"the next sequence starts from v = 0."
-                    )
+                        f"the next sequence starts from v = 0.",
+                        f"{name}：{case}：更新之后神经元仍保留着状态（形状为 {tuple(m.v.shape)} "
+                        f"的 v）。请在最后调用 reset_net(net)，让下一个序列从 v = 0 开始。"
+                    ))
             for (pname, p), p_ref in zip(net.named_parameters(), ref.parameters()):
                 if torch.allclose(p, p_ref, atol=1e-10):
                     continue
-                hint = ("compare your loop with the description above the exercise, step by step: "
-                        "what is each step's loss divided by, when is backward() called, how "
-                        "often does the optimizer step, and when are the gradients zeroed?")
+                hint = say("compare your loop with the description above the exercise, step by step: "
+                           "what is each step's loss divided by, when is backward() called, how "
+                           "often does the optimizer step, and when are the gradients zeroed?",
+                           "请对照练习上方的说明逐步检查你的循环：每一步的损失除以什么？什么时候"
+                           "调用 backward()？优化器多久更新一次？梯度什么时候清零？")
                 for why, kw in variants.items():
                     alt_net, _, _ = _ottt_a_setup(seed)
                     alt_opt = torch.optim.SGD(alt_net.parameters(), lr=0.5)
                     _ottt_a_reference(alt_net, x_seq, y, alt_opt, **kw)
                     if all(torch.allclose(a, b, atol=1e-10)
                            for a, b in zip(net.parameters(), alt_net.parameters())):
-                        hint = f"you {why}."
+                        hint = say(f"you {why}.", f"你{why}。")
                         break
                 else:
                     start, _, _ = _ottt_a_setup(seed)
                     if all(torch.allclose(a, b) for a, b in zip(net.parameters(), start.parameters())):
-                        hint = "the parameters did not change: call optimizer.step() after the T steps."
+                        hint = say("the parameters did not change: call optimizer.step() after the T steps.",
+                                   "参数没有变化：请在 T 个时间步之后调用 optimizer.step()。")
                     elif not any(torch.allclose(a, b, atol=1e-10)
                                  for a, b in zip(net.parameters(), ref.parameters())):
-                        hint += (" Start with optimizer.zero_grad(): gradients from an earlier "
-                                 "batch are still there.")
-                _fail(name, f"{case}, parameter {pname}", p_ref, p, hint)
+                        hint += say(" Start with optimizer.zero_grad(): gradients from an earlier "
+                                    "batch are still there.",
+                                    "请先调用 optimizer.zero_grad()：之前一批数据的梯度还留着。")
+                _fail(name, say(f"{case}, parameter {pname}", f"{case}，参数 {pname}"), p_ref, p, hint)
             if isinstance(returned, torch.Tensor):
-                _fail(name, f"{case}, returned value", ref_loss, returned,
-                      "return the loss as a Python float, not a tensor: accumulate "
-                      "loss.item() over the T steps (total += loss.item()).")
+                _fail(name, say(f"{case}, returned value", f"{case}，返回值"), ref_loss, returned,
+                      say("return the loss as a Python float, not a tensor: accumulate "
+                          "loss.item() over the T steps (total += loss.item()).",
+                          "请把损失作为 Python float 返回，而不是张量：在 T 个时间步上累加 "
+                          "loss.item() (total += loss.item())。"))
             try:
                 ok = (isinstance(returned, numbers.Real) and not isinstance(returned, bool)
                       and abs(float(returned) - ref_loss) < 1e-8)
             except (TypeError, ValueError):
                 ok = False
             if not ok:
-                _fail(name, f"{case}, returned value", ref_loss, returned,
-                      "return the sequence's loss as a float: add up loss.item() over the T steps "
-                      "(each loss already divided by T).")
+                _fail(name, say(f"{case}, returned value", f"{case}，返回值"), ref_loss, returned,
+                      say("return the sequence's loss as a float: add up loss.item() over the T steps "
+                          "(each loss already divided by T).",
+                          "请以 float 返回整个序列的损失：把 T 个时间步的 loss.item() 加起来"
+                          "（每个损失都已除以 T）。"))
     except _NotAttempted:
-        return _not_attempted("your ottt_a_step")
-    return _correct("your OTTT_A update gives the reference parameters on 2 seeded networks.")
+        return _not_attempted(say("your ottt_a_step", "你的 ottt_a_step"))
+    return _correct(say("your OTTT_A update gives the reference parameters on 2 seeded networks.",
+                        "在 2 个固定随机种子的网络上，你的 OTTT_A 更新得到了与参考实现相同的参数。"))
 
 
 # =============================================================================================
@@ -859,32 +1016,49 @@ def _error_hint(err: BaseException) -> str:
     msg = str(err)
     low = msg.lower()
     if ("double" in low and "float" in low) or "expected scalar type" in low or "dtype" in low:
-        return ("your code mixes float32 and float64 tensors. The checker passes both dtypes; "
-                "create every new tensor with the input's dtype, e.g. "
-                "torch.arange(T, dtype=spikes.dtype) or torch.zeros_like(x).")
+        return say("your code mixes float32 and float64 tensors. The checker passes both dtypes; "
+                   "create every new tensor with the input's dtype, e.g. "
+                   "torch.arange(T, dtype=spikes.dtype) or torch.zeros_like(x).",
+                   "你的代码混用了 float32 和 float64 张量。检查器会传入这两种 dtype；请用输入的 "
+                   "dtype 创建每个新张量，例如 torch.arange(T, dtype=spikes.dtype) 或 "
+                   "torch.zeros_like(x)。")
     if "backward through the graph a second time" in low:
-        return ("a tensor kept its graph from an earlier time step: detach the state you carry "
-                "from step to step (v.detach()), so each step's graph stands alone.")
+        return say("a tensor kept its graph from an earlier time step: detach the state you carry "
+                   "from step to step (v.detach()), so each step's graph stands alone.",
+                   "某个张量保留了之前时间步的计算图：请分离在时间步之间传递的状态 (v.detach())，"
+                   "让每一步的计算图各自独立。")
     if "expects a tensor, got list" in low:
-        return ("a spiking neuron received the [spike, trace] list: give a neuron only the "
-                "spike, x[0] (it makes its own new trace).")
+        return say("a spiking neuron received the [spike, trace] list: give a neuron only the "
+                   "spike, x[0] (it makes its own new trace).",
+                   "脉冲神经元收到了 [spike, trace] 列表：只把脉冲 x[0] 交给神经元（它会自己生成"
+                   "新的迹）。")
     if "spiketraceop cannot apply" in low and "spiking neuron" in low:
-        return ("a spiking neuron went into SpikeTraceOp, which would step it twice (on the "
-                "spike and on the trace): give a neuron only the spike, x[0], and call it once.")
+        return say("a spiking neuron went into SpikeTraceOp, which would step it twice (on the "
+                   "spike and on the trace): give a neuron only the spike, x[0], and call it once.",
+                   "脉冲神经元被放进了 SpikeTraceOp，这会让它前进两步（一次作用于脉冲，一次作用于"
+                   "迹）：只把脉冲 x[0] 交给神经元，并且只调用一次。")
     if "expects a [spike, trace] pair" in low and "types ['list'" in low:
-        return ("a spiking neuron went through a wrapper, so its [spike, trace] output ended up "
-                "inside another pair: give a neuron only the spike, x[0], and call it once.")
+        return say("a spiking neuron went through a wrapper, so its [spike, trace] output ended up "
+                   "inside another pair: give a neuron only the spike, x[0], and call it once.",
+                   "脉冲神经元经过了一个包装器，于是它输出的 [spike, trace] 被套进了另一个对里："
+                   "只把脉冲 x[0] 交给神经元，并且只调用一次。")
     if "expects a [spike, trace] pair" in low:
-        return ("a wrapper received a plain tensor: while x is a tensor (before the first "
-                "neuron, or in eval mode) a layer runs as itself, m(x).")
+        return say("a wrapper received a plain tensor: while x is a tensor (before the first "
+                   "neuron, or in eval mode) a layer runs as itself, m(x).",
+                   "包装器收到了一个普通张量：当 x 还是张量时（第一个神经元之前，或在评估模式下），"
+                   "层直接以自身运行，即 m(x)。")
     if "spiketraceop wraps parameter-free" in low:
-        return "a module with parameters goes through GradwithTrace, not SpikeTraceOp."
+        return say("a module with parameters goes through GradwithTrace, not SpikeTraceOp.",
+                   "有参数的模块要经过 GradwithTrace，而不是 SpikeTraceOp。")
     if "incorrect number of gradients" in low:
-        return ("backward must return one gradient per input of forward: two here, for x "
-                "and for x_r.")
+        return say("backward must return one gradient per input of forward: two here, for x "
+                   "and for x_r.",
+                   "backward 必须为 forward 的每个输入返回一个梯度：这里是两个，分别对应 x 和 x_r。")
     if "cannot unpack" in low or "not iterable" in low or "too many values" in low:
-        return "check what each piece returns: a [spike, trace] pair is a list of two tensors."
-    return "read the error above: it was raised while running your code."
+        return say("check what each piece returns: a [spike, trace] pair is a list of two tensors.",
+                   "检查每个部分返回的是什么：[spike, trace] 对是由两个张量组成的列表。")
+    return say("read the error above: it was raised while running your code.",
+               "请阅读上面的错误信息：它是在运行你的代码时抛出的。")
 
 
 def _run(name: str, case: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -896,22 +1070,27 @@ def _run(name: str, case: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
     except ExerciseError:
         raise
     except Exception as e:  # noqa: BLE001 - the student's code may raise anything
-        raise ExerciseError(
+        raise ExerciseError(say(
             f"{name}: for {case} your code raised {type(e).__name__}: {str(e)[:300]}\n"
-            f"  hint: {_error_hint(e)}"
-        ) from e
+            f"  hint: {_error_hint(e)}",
+            f"{name}：{case}：你的代码抛出了 {type(e).__name__}：{str(e)[:300]}\n"
+            f"  提示：{_error_hint(e)}"
+        )) from e
 
 
 def _inputs_unchanged(name: str, case: str, **pairs: tuple[torch.Tensor, torch.Tensor]) -> None:
     """Raise if any input differs from the copy taken before the student's code ran."""
     for arg, (before, after) in pairs.items():
         if not torch.equal(before, after.detach()):
-            raise ExerciseError(
+            raise ExerciseError(say(
                 f"{name}: for {case} your code changed its input `{arg}` in place (values before "
                 f"and after the call differ).\n  hint: leave the caller's tensors as they are; "
                 f"build a new tensor instead of writing into `{arg}` (no {arg}.data.copy_(...), "
-                f"{arg}.mul_(...), {arg}[...] = ...)."
-            )
+                f"{arg}.mul_(...), {arg}[...] = ...).",
+                f"{name}：{case}：你的代码原地修改了输入 `{arg}`（调用前后的值不同）。\n"
+                f"  提示：不要改动调用者的张量；请新建一个张量，而不是写入 `{arg}`（不要用 "
+                f"{arg}.data.copy_(...)、{arg}.mul_(...)、{arg}[...] = ...）。"
+            ))
 
 
 def _close(a: Any, b: Any, atol: float = 1e-10) -> bool:
@@ -926,7 +1105,8 @@ def _grad_hint(got: Optional[torch.Tensor], expected: Optional[torch.Tensor], de
     if got is None:
         return default
     if expected is not None and _close(got, -expected) and expected.abs().max() > 0:
-        return "sign flip: the gradient has the right size but the opposite sign. " + default
+        return say("sign flip: the gradient has the right size but the opposite sign. " + default,
+                   "符号反了：梯度的大小正确，但符号相反。" + default)
     return default
 
 
@@ -978,10 +1158,12 @@ class _StepFnNode(OTTTLIFNode):
         result = self._fn(x, self.v, self.trace, self.tau, self.v_threshold,
                           self.surrogate_function, self.training)
         if not (isinstance(result, (tuple, list)) and len(result) == 3):
-            raise ExerciseError(
+            raise ExerciseError(say(
                 "check_ottt_lif_step: your ottt_lif_step must return three things, "
-                f"(out, v, trace); it returned {type(result).__name__}."
-            )
+                f"(out, v, trace); it returned {type(result).__name__}.",
+                "check_ottt_lif_step：你的 ottt_lif_step 必须返回三个值 (out, v, trace)；"
+                f"它返回了 {type(result).__name__}。"
+            ))
         out, self.v, self.trace = result
         return out
 
@@ -1027,6 +1209,11 @@ _ARCH_TEXT = {"mlp": "MLP Linear-LIF-Linear-LIF-Linear",
                             "a layer with parameters that is neither Linear nor Conv)",
               "cnn": "CNN Conv-LIF-Conv-LIF-AvgPool-Flatten-Linear",
               "cnn_pool_neuron": "CNN Conv-LIF-AvgPool-LIF-Flatten-Linear"}
+_ARCH_TEXT_ZH = {"mlp": "MLP Linear-LIF-Linear-LIF-Linear",
+                 "mlp_affine": "MLP Linear-LIF-Affine-LIF-Linear（Affine：y = scale * x + shift，"
+                               "一个有参数、但既不是 Linear 也不是 Conv 的层）",
+                 "cnn": "CNN Conv-LIF-Conv-LIF-AvgPool-Flatten-Linear",
+                 "cnn_pool_neuron": "CNN Conv-LIF-AvgPool-LIF-Flatten-Linear"}
 
 
 def _compare_online(name: str, arch: str, ref: nn.Module, mine: nn.Module, hint: str,
@@ -1035,38 +1222,45 @@ def _compare_online(name: str, arch: str, ref: nn.Module, mine: nn.Module, hint:
     T=3, B=3, ``reset_net`` between), per-step backward of a seeded weighted sum in training;
     compare every output, every input gradient and, at the end, every parameter gradient."""
     gen = torch.Generator().manual_seed(100 + seed)
-    where = f"the {_ARCH_TEXT[arch]}"
+    where = say(f"the {_ARCH_TEXT[arch]}", f"{_ARCH_TEXT_ZH[arch]}")
     for mode in modes:
         train = mode == "train"
         ref.train(train), mine.train(train)
         for j, (T, B) in enumerate([(4, 2), (3, 3)]):
             x_seq = 1.5 * torch.rand((T, B) + _IN_SHAPE[arch], generator=gen, dtype=torch.float64)
             for t in range(T):
-                case = f"{where}, {mode} mode, sequence {j} (T={T}, B={B}), step {t}"
+                case = say(f"{where}, {mode} mode, sequence {j} (T={T}, B={B}), step {t}",
+                           f"{where}，{'训练' if train else '评估'}模式，第 {j} 个序列 "
+                           f"(T={T}, B={B})，第 {t} 步")
                 x_ref = x_seq[t].clone().requires_grad_(train)
                 x_mine = x_seq[t].clone().requires_grad_(train)
                 with torch.set_grad_enabled(train):
                     out_ref = ref(x_ref)
                     out = _run(name, case, mine, x_mine)
                 if not isinstance(out, torch.Tensor) or out.shape != out_ref.shape:
-                    raise ExerciseError(f"{name}: {case}: the network returned {_fmt(out)}, "
-                                        f"expected {_fmt(out_ref)}.\n  hint: {hint}")
+                    raise ExerciseError(say(f"{name}: {case}: the network returned {_fmt(out)}, "
+                                            f"expected {_fmt(out_ref)}.\n  hint: {hint}",
+                                            f"{name}：{case}：网络返回了 {_fmt(out)}，应为 "
+                                            f"{_fmt(out_ref)}。\n  提示：{hint}"))
                 if not _close(out, out_ref, atol=1e-8):
-                    _fail(name, case + ", network output", out_ref, out, hint)
+                    _fail(name, case + say(", network output", "，网络输出"), out_ref, out, hint)
                 if train:
                     w = torch.randn(out_ref.shape, generator=gen, dtype=torch.float64)
                     (out_ref * w).sum().backward()
                     if out.grad_fn is None:
-                        _fail(name, case, "an output with a graph", "no graph", hint)
-                    _run(name, case + " (backward)", lambda: (out * w).sum().backward())
+                        _fail(name, case, say("an output with a graph", "带计算图的输出"),
+                              say("no graph", "没有计算图"), hint)
+                    _run(name, case + say(" (backward)", "（反向传播时）"),
+                         lambda: (out * w).sum().backward())
                     if not _close(x_mine.grad, x_ref.grad, atol=1e-8):
-                        _fail(name, case + ", gradient to the input", x_ref.grad, x_mine.grad,
-                              _grad_hint(x_mine.grad, x_ref.grad, hint))
+                        _fail(name, case + say(", gradient to the input", "，传到输入的梯度"),
+                              x_ref.grad, x_mine.grad, _grad_hint(x_mine.grad, x_ref.grad, hint))
             reset_net(ref), reset_net(mine)
         if train:
             for (pname, p_ref), p in zip(ref.named_parameters(), mine.parameters()):
                 if not _close(p.grad, p_ref.grad, atol=1e-8):
-                    _fail(name, f"{where}, gradient of parameter {pname} after both sequences",
+                    _fail(name, say(f"{where}, gradient of parameter {pname} after both sequences",
+                                    f"{where}，两个序列之后参数 {pname} 的梯度"),
                           p_ref.grad, p.grad, _grad_hint(p.grad, p_ref.grad, hint))
 
 
@@ -1081,14 +1275,17 @@ def check_replace_for_grad(fn_class: Any) -> bool:
     """
     name = "check_replace_for_grad"
     if not (isinstance(fn_class, type) and issubclass(fn_class, torch.autograd.Function)):
-        raise ExerciseError(
+        raise ExerciseError(say(
             f"{name}: expected a subclass of torch.autograd.Function (the class itself, e.g. "
-            f"check_replace_for_grad(MyReplaceforGrad)), got {type(fn_class).__name__}.")
+            f"check_replace_for_grad(MyReplaceforGrad)), got {type(fn_class).__name__}.",
+            f"{name}：需要 torch.autograd.Function 的一个子类（类本身，例如 "
+            f"check_replace_for_grad(MyReplaceforGrad)），收到的是 {type(fn_class).__name__}。"))
     gen = torch.Generator().manual_seed(31)
     try:
         for i, (shape, dtype) in enumerate([((4,), torch.float64), ((2, 3), torch.float32),
                                             ((3, 2, 2), torch.float64)]):
-            case = f"case {i} (shape {shape}, {str(dtype).replace('torch.', '')})"
+            case = say(f"case {i} (shape {shape}, {str(dtype).replace('torch.', '')})",
+                       f"用例 {i} (形状 {shape}, {str(dtype).replace('torch.', '')})")
             n = shape[-1]
             W0 = torch.randn(shape[:-1] + (n, n), generator=gen, dtype=dtype)
             u = torch.randn(shape, generator=gen, dtype=dtype)
@@ -1105,35 +1302,49 @@ def check_replace_for_grad(fn_class: Any) -> bool:
             _need_dtype(name, case, y, dtype)
             if not torch.equal(y.detach(), x_r0):
                 if _close(y, x_before, atol=1e-6):
-                    hint = "forward returned x's value; it must return x_r's value."
+                    hint = say("forward returned x's value; it must return x_r's value.",
+                               "forward 返回了 x 的值；它必须返回 x_r 的值。")
                 elif _close(y, x_r0, atol=1e-5):
-                    hint = ("close to x_r but not equal: return x_r's value exactly (no "
-                            "arithmetic on it).")
+                    hint = say("close to x_r but not equal: return x_r's value exactly (no "
+                               "arithmetic on it).",
+                               "接近 x_r 但不相等：请原样返回 x_r 的值（不要对它做任何运算）。")
                 else:
-                    hint = "forward must return a tensor with the value of x_r."
-                _fail(name, case + ", forward value", x_r0, y, hint)
+                    hint = say("forward must return a tensor with the value of x_r.",
+                               "forward 必须返回一个值等于 x_r 的张量。")
+                _fail(name, case + say(", forward value", "，前向值"), x_r0, y, hint)
             if y.grad_fn is None:
-                _fail(name, case, "an output with a graph", "no graph",
-                      "call the Function with .apply(x, x_r), and return a tensor from forward.")
-            _run(name, case + " (backward)", lambda: y.backward(up))
+                _fail(name, case, say("an output with a graph", "带计算图的输出"),
+                      say("no graph", "没有计算图"),
+                      say("call the Function with .apply(x, x_r), and return a tensor from forward.",
+                          "请用 .apply(x, x_r) 调用这个 Function，并从 forward 返回一个张量。"))
+            _run(name, case + say(" (backward)", "（反向传播时）"), lambda: y.backward(up))
             want_W = up.unsqueeze(-1) * u.unsqueeze(-2)          # grad to x is up; W gets up u^T
             if x_r_leaf.grad is None:
-                _fail(name, case + ", gradient dL/dx_r", up, None,
-                      "backward returned None for x_r: both inputs get the incoming gradient.")
+                _fail(name, case + say(", gradient dL/dx_r", "，梯度 dL/dx_r"), up, None,
+                      say("backward returned None for x_r: both inputs get the incoming gradient.",
+                          "backward 对 x_r 返回了 None：两个输入都要得到传入的梯度。"))
             if W.grad is None:
-                _fail(name, case + ", gradient dL/dx", up, None,
-                      "no gradient reached x: backward's first return value is x's gradient, "
-                      "and it is the incoming gradient itself (x's value was never used).")
+                _fail(name, case + say(", gradient dL/dx", "，梯度 dL/dx"), up, None,
+                      say("no gradient reached x: backward's first return value is x's gradient, "
+                          "and it is the incoming gradient itself (x's value was never used).",
+                          "没有梯度传到 x：backward 的第一个返回值是 x 的梯度，它就是传入的梯度"
+                          "本身（x 的值从未被用到）。"))
             tol = 1e-5 if dtype == torch.float32 else 1e-10
-            for what, got, want in [("dL/dx_r", x_r_leaf.grad, up), ("dL/dW through x", W.grad, want_W)]:
+            for what, got, want in [("dL/dx_r", x_r_leaf.grad, up),
+                                    (say("dL/dW through x", "经由 x 的 dL/dW"), W.grad, want_W)]:
                 if not _close(got, want, atol=tol):
-                    hint = _grad_hint(got, want, "backward passes the incoming gradient "
-                                      "unchanged (times 1) to x and to x_r.")
-                    _fail(name, f"{case}, gradient {what}", want, got, hint)
+                    hint = _grad_hint(got, want, say("backward passes the incoming gradient "
+                                                     "unchanged (times 1) to x and to x_r.",
+                                                     "backward 把传入的梯度原样（乘以 1）传给 x "
+                                                     "和 x_r。"))
+                    _fail(name, say(f"{case}, gradient {what}", f"{case}，梯度 {what}"), want, got,
+                          hint)
     except _NotAttempted:
-        return _not_attempted("your Function")
-    return _correct("value of x_r exactly, the incoming gradient to both x and x_r, inputs left "
-                    "unchanged: as ReplaceforGrad on 3 shapes (float32 and float64).")
+        return _not_attempted(say("your Function", "你的 Function"))
+    return _correct(say("value of x_r exactly, the incoming gradient to both x and x_r, inputs left "
+                        "unchanged: as ReplaceforGrad on 3 shapes (float32 and float64).",
+                        "值严格等于 x_r，传入的梯度同时传给 x 和 x_r，输入保持不变：在 3 种形状上"
+                        "（float32 和 float64）都与 ReplaceforGrad 一致。"))
 
 
 # -- 04: one OTTT LIF step with the trace ------------------------------------------------------
@@ -1165,8 +1376,10 @@ def check_ottt_lif_step(fn: Callable[..., Any]) -> bool:
     try:
         for i, (shape, tau, thr, training) in enumerate(
                 [((6,), 2.0, 1.0, True), ((2, 4), 4.0, 0.75, True), ((2, 4), 2.0, 1.0, False)]):
-            case = f"case {i} (x of shape {shape}, tau={tau}, v_threshold={thr}, " \
-                   f"{'training' if training else 'eval'} mode)"
+            case = say(f"case {i} (x of shape {shape}, tau={tau}, v_threshold={thr}, "
+                       f"{'training' if training else 'eval'} mode)",
+                       f"用例 {i} (x 的形状为 {shape}, tau={tau}, v_threshold={thr}, "
+                       f"{'训练' if training else '评估'}模式)")
             k = 1.0 - 1.0 / tau
             x0 = 1.2 * torch.rand(shape, generator=gen, dtype=torch.float64)
             v0 = 0.8 * torch.rand(shape, generator=gen, dtype=torch.float64)
@@ -1183,8 +1396,11 @@ def check_ottt_lif_step(fn: Callable[..., Any]) -> bool:
                 res = _run(name, case, fn, x, v, a, tau, thr, sg, training)
                 _inputs_unchanged(name, case, x=(x0, x), v=(v0, v), trace=(a0, a))
                 if not (isinstance(res, (tuple, list)) and len(res) == 3):
-                    raise ExerciseError(f"{name}: for {case} return three things, (out, v, trace); "
-                                        f"got {_fmt(res) if not isinstance(res, (tuple, list)) else len(res)}.")
+                    raise ExerciseError(say(
+                        f"{name}: for {case} return three things, (out, v, trace); "
+                        f"got {_fmt(res) if not isinstance(res, (tuple, list)) else len(res)}.",
+                        f"{name}：{case}：请返回三个值 (out, v, trace)；实际得到的是 "
+                        f"{_fmt(res) if not isinstance(res, (tuple, list)) else len(res)}。"))
                 return x, v_leaf, res
 
             out_ref, v_ref, a_ref = _lif_step_ref(x0.clone().requires_grad_(True), v0.clone(), a0,
@@ -1193,101 +1409,149 @@ def check_ottt_lif_step(fn: Callable[..., Any]) -> bool:
             x, v_leaf, (out, v_new, a_new) = call()
             if training:
                 if not _is_pair(out):
-                    raise ExerciseError(
+                    raise ExerciseError(say(
                         f"{name}: for {case} out is {_fmt(out)}.\n  hint: in training mode return "
-                        f"out = [spike, trace] (a list of two tensors), the new trace second.")
+                        f"out = [spike, trace] (a list of two tensors), the new trace second.",
+                        f"{name}：{case}：out 是 {_fmt(out)}。\n  提示：在训练模式下返回 "
+                        f"out = [spike, trace]（由两个张量组成的列表），新的迹放在第二个。"))
                 spike = out[0]
                 if not torch.equal(out[1].detach(), a_new.detach()):
                     _fail(name, case + ", out[1]", a_new, out[1],
-                          "out[1] must be the new trace, the same one you return third.")
+                          say("out[1] must be the new trace, the same one you return third.",
+                              "out[1] 必须是新的迹，也就是你作为第三个返回值返回的那个。"))
             else:
                 if not isinstance(out, torch.Tensor):
-                    raise ExerciseError(
+                    raise ExerciseError(say(
                         f"{name}: for {case} out is {_fmt(out)}.\n  hint: in eval mode return "
-                        f"only the spike tensor (no trace is kept).")
+                        f"only the spike tensor (no trace is kept).",
+                        f"{name}：{case}：out 是 {_fmt(out)}。\n  提示：在评估模式下只返回"
+                        f"脉冲张量（不保留迹）。"))
                 spike = out
             spike = _need_tensor(name, case, spike, shape)
             if not torch.equal(spike.detach().to(s_ref.dtype), s_ref.detach()):
                 alt = {
-                    "the input is not divided by tau here (decay_input=False): "
-                    "v = (1 - 1/tau) * v + x": v0 + (x0 - v0) / tau,
-                    "the leak factor is k = 1 - 1/tau, not 1/tau": v0 / tau + x0,
-                    "the old v leaks: multiply it by k = 1 - 1/tau before adding x": v0 + x0,
+                    say("the input is not divided by tau here (decay_input=False): "
+                        "v = (1 - 1/tau) * v + x",
+                        "这里输入不除以 tau (decay_input=False)：v = (1 - 1/tau) * v + x"):
+                        v0 + (x0 - v0) / tau,
+                    say("the leak factor is k = 1 - 1/tau, not 1/tau",
+                        "泄漏因子是 k = 1 - 1/tau，而不是 1/tau"): v0 / tau + x0,
+                    say("the old v leaks: multiply it by k = 1 - 1/tau before adding x",
+                        "旧的 v 会泄漏：先把它乘以 k = 1 - 1/tau，再加上 x"): v0 + x0,
                 }
-                hint = ("charge v = (1 - 1/tau) * v + x, then spike = surrogate(v - v_threshold).")
+                hint = say("charge v = (1 - 1/tau) * v + x, then spike = surrogate(v - v_threshold).",
+                           "先充电 v = (1 - 1/tau) * v + x，再发放 spike = surrogate(v - v_threshold)。")
                 for why, h in alt.items():
                     if torch.equal(spike.detach(), (h >= thr).to(h.dtype)):
-                        hint = f"charge equation: {why}."
+                        hint = say(f"charge equation: {why}.", f"充电方程：{why}。")
                         break
                 else:
                     tie = torch.zeros(shape, dtype=torch.bool)
                     tie.view(-1)[0] = True
                     if torch.equal(spike.detach()[~tie], s_ref.detach()[~tie]):
-                        hint = ("at an exact tie v == v_threshold (element 0 here) the neuron fires: "
-                                "spike = surrogate(v - v_threshold) is 1 where v - v_threshold >= 0; "
-                                "a strict v > v_threshold misses it.")
+                        hint = say("at an exact tie v == v_threshold (element 0 here) the neuron fires: "
+                                   "spike = surrogate(v - v_threshold) is 1 where v - v_threshold >= 0; "
+                                   "a strict v > v_threshold misses it.",
+                                   "恰好 v == v_threshold 时（这里是第 0 个元素）神经元会发放："
+                                   "spike = surrogate(v - v_threshold) 在 v - v_threshold >= 0 处为 1；"
+                                   "严格的 v > v_threshold 会漏掉它。")
                     elif torch.equal(spike.detach(), 1 - s_ref.detach()):
-                        hint = "sign flip: fire where v - v_threshold >= 0, i.e. surrogate(v - v_threshold)."
-                _fail(name, case + ", spike", s_ref, spike, hint)
+                        hint = say("sign flip: fire where v - v_threshold >= 0, i.e. surrogate(v - v_threshold).",
+                                   "符号反了：应在 v - v_threshold >= 0 处发放，即 "
+                                   "surrogate(v - v_threshold)。")
+                _fail(name, case + say(", spike", "，脉冲"), s_ref, spike, hint)
             if spike.grad_fn is None:
-                _fail(name, case + ", spike", "a spike with a graph", "no graph",
-                      "fire through the surrogate, spike = surrogate(v - v_threshold), so the "
-                      "spike has the surrogate gradient (a comparison like v >= v_threshold has none).")
-            _run(name, case + " (backward)", lambda: (spike * w).sum().backward())
+                _fail(name, case + say(", spike", "，脉冲"),
+                      say("a spike with a graph", "带计算图的脉冲"), say("no graph", "没有计算图"),
+                      say("fire through the surrogate, spike = surrogate(v - v_threshold), so the "
+                          "spike has the surrogate gradient (a comparison like v >= v_threshold has none).",
+                          "请通过替代函数发放，spike = surrogate(v - v_threshold)，这样脉冲才有替代"
+                          "梯度（像 v >= v_threshold 这样的比较没有梯度）。"))
+            _run(name, case + say(" (backward)", "（反向传播时）"),
+                 lambda: (spike * w).sum().backward())
             if v_leaf.grad is not None and v_leaf.grad.abs().max() > 0:
-                _fail(name, case + ", gradient into the previous v", "no gradient",
-                      v_leaf.grad, "charge with v detached: v = (1 - 1/tau) * v.detach() + x. "
-                      "OTTT cuts the graph to earlier steps here; that is what keeps memory "
-                      "constant in T.")
+                _fail(name, case + say(", gradient into the previous v", "，传入上一步 v 的梯度"),
+                      say("no gradient", "没有梯度"), v_leaf.grad,
+                      say("charge with v detached: v = (1 - 1/tau) * v.detach() + x. "
+                          "OTTT cuts the graph to earlier steps here; that is what keeps memory "
+                          "constant in T.",
+                          "充电时要分离 v：v = (1 - 1/tau) * v.detach() + x。OTTT 在这里切断了通往"
+                          "之前时间步的计算图，正因如此内存才不随 T 增长。"))
             xr = x0.clone().requires_grad_(True)
             (sg(k * v0 + xr - thr) * w).sum().backward()
             x_grad_ref = xr.grad
             if not _close(x.grad, x_grad_ref):
-                _fail(name, case + ", gradient dL/dx through the spike", x_grad_ref, x.grad,
-                      _grad_hint(x.grad, x_grad_ref, "the spike's gradient with respect to x is "
-                                 "the surrogate derivative at v - v_threshold."))
+                _fail(name, case + say(", gradient dL/dx through the spike", "，经由脉冲的梯度 dL/dx"),
+                      x_grad_ref, x.grad,
+                      _grad_hint(x.grad, x_grad_ref, say("the spike's gradient with respect to x is "
+                                                         "the surrogate derivative at v - v_threshold.",
+                                                         "脉冲对 x 的梯度是替代函数在 "
+                                                         "v - v_threshold 处的导数。")))
             if not _close(v_new, v_ref):
                 hard = (k * v0 + x0) * (1 - s_ref.detach())
-                hint = "soft reset: v = v - spike * v_threshold, after firing."
+                hint = say("soft reset: v = v - spike * v_threshold, after firing.",
+                           "软重置：发放之后 v = v - spike * v_threshold。")
                 if _close(v_new, hard):
-                    hint = ("this is a hard reset to 0; OTTTLIFNode resets softly: "
-                            "v = v - spike * v_threshold.")
+                    hint = say("this is a hard reset to 0; OTTTLIFNode resets softly: "
+                               "v = v - spike * v_threshold.",
+                               "这是重置到 0 的硬重置；OTTTLIFNode 使用软重置："
+                               "v = v - spike * v_threshold。")
                 elif _close(v_new, k * v0 + x0):
-                    hint = "v was not reset: subtract spike * v_threshold where the neuron fired."
-                _fail(name, case + ", new v", v_ref, v_new, hint)
+                    hint = say("v was not reset: subtract spike * v_threshold where the neuron fired.",
+                               "v 没有重置：在神经元发放的位置减去 spike * v_threshold。")
+                _fail(name, case + say(", new v", "，新的 v"), v_ref, v_new, hint)
             x2, _, (_, v_new2, _) = call()
             if v_new2.grad_fn is None:
-                _fail(name, case + ", new v", "a v with a graph to x", "no graph",
-                      "the new v keeps its graph within the step (only the next step detaches it).")
-            _run(name, case + " (backward)", lambda: v_new2.sum().backward())
+                _fail(name, case + say(", new v", "，新的 v"),
+                      say("a v with a graph to x", "带有通往 x 的计算图的 v"),
+                      say("no graph", "没有计算图"),
+                      say("the new v keeps its graph within the step (only the next step detaches it).",
+                          "新的 v 在本时间步内保留计算图（到下一步才分离它）。"))
+            _run(name, case + say(" (backward)", "（反向传播时）"), lambda: v_new2.sum().backward())
             if not _close(x2.grad, torch.ones_like(x0)):
-                _fail(name, case + ", gradient dv_new/dx", torch.ones_like(x0), x2.grad,
-                      "the reset must be detached: v = v - spike.detach() * v_threshold, so "
-                      "the gradient through the new v does not pass through the spike.")
+                _fail(name, case + say(", gradient dv_new/dx", "，梯度 dv_new/dx"),
+                      torch.ones_like(x0), x2.grad,
+                      say("the reset must be detached: v = v - spike.detach() * v_threshold, so "
+                          "the gradient through the new v does not pass through the spike.",
+                          "重置必须分离：v = v - spike.detach() * v_threshold，这样经由新的 v 的"
+                          "梯度不会穿过脉冲。"))
             if not _close(a_new, a_ref):
-                hint = "in training: trace = (1 - 1/tau) * trace + spike."
+                hint = say("in training: trace = (1 - 1/tau) * trace + spike.",
+                           "训练模式下：trace = (1 - 1/tau) * trace + spike。")
                 if not training:
-                    hint = "in eval mode the trace is not updated: return it unchanged."
+                    hint = say("in eval mode the trace is not updated: return it unchanged.",
+                               "评估模式下迹不更新：原样返回它。")
                 elif _close(a_new, a0 + s_ref):
-                    hint = "the trace decays: multiply the old trace by k = 1 - 1/tau."
+                    hint = say("the trace decays: multiply the old trace by k = 1 - 1/tau.",
+                               "迹会衰减：把旧的迹乘以 k = 1 - 1/tau。")
                 elif _close(a_new, k * a0):
-                    hint = "add the new spike to the decayed trace."
-                _fail(name, case + ", new trace", a_ref, a_new, hint)
+                    hint = say("add the new spike to the decayed trace.",
+                               "把新的脉冲加到衰减后的迹上。")
+                _fail(name, case + say(", new trace", "，新的迹"), a_ref, a_new, hint)
             if training and isinstance(a_new, torch.Tensor) and a_new.requires_grad:
-                _fail(name, case + ", new trace", "a trace without gradient", "a trace with a graph",
-                      "update the trace without gradient: inside `with torch.no_grad():` (the "
-                      "trace only supplies values for the next layer's weight gradient).")
+                _fail(name, case + say(", new trace", "，新的迹"),
+                      say("a trace without gradient", "不带梯度的迹"),
+                      say("a trace with a graph", "带计算图的迹"),
+                      say("update the trace without gradient: inside `with torch.no_grad():` (the "
+                          "trace only supplies values for the next layer's weight gradient).",
+                          "更新迹时不要计算梯度：放在 `with torch.no_grad():` 里面（迹只为下一层的"
+                          "权重梯度提供数值）。"))
         for arch in ("mlp", "cnn"):
             ref = OTTTSequential(*_layers(arch, 1, OTTTLIFNode))
             mine = OTTTSequential(*_layers(arch, 1, lambda: _StepFnNode(fn)))
             _compare_online(name, arch, ref, mine,
-                            "each step works alone but the neuron differs inside a network: "
-                            "check the state you return (the new v and trace, every step).")
+                            say("each step works alone but the neuron differs inside a network: "
+                                "check the state you return (the new v and trace, every step).",
+                                "单独的每一步都正确，但放进网络后神经元的结果不同：请检查你返回的"
+                                "状态（每一步新的 v 和迹）。"))
     except _NotAttempted:
-        return _not_attempted("your ottt_lif_step")
-    return _correct("one step matches OTTTLIFNode (values, gradients, detached v and reset, "
-                    "trace without gradient, ties, train and eval), and so do an MLP and a CNN "
-                    "built with it, over two sequences with reset_net between.")
+        return _not_attempted(say("your ottt_lif_step", "你的 ottt_lif_step"))
+    return _correct(say("one step matches OTTTLIFNode (values, gradients, detached v and reset, "
+                        "trace without gradient, ties, train and eval), and so do an MLP and a CNN "
+                        "built with it, over two sequences with reset_net between.",
+                        "单步与 OTTTLIFNode 一致（数值、梯度、分离的 v 和重置、不带梯度的迹、恰好"
+                        "相等的情况、训练和评估模式），用它搭建的 MLP 和 CNN 在两个序列上（中间调用 "
+                        "reset_net）也一致。"))
 
 
 # -- 04: GradwithTrace from ReplaceforGrad ------------------------------------------------------
@@ -1302,8 +1566,10 @@ def check_grad_with_trace(wrapper_class: Callable[[nn.Module], nn.Module]) -> bo
     """
     name = "check_grad_with_trace"
     if not callable(wrapper_class):
-        raise ExerciseError(f"{name}: expected your class (e.g. MyGradwithTrace), got "
-                            f"{type(wrapper_class).__name__}.")
+        raise ExerciseError(say(f"{name}: expected your class (e.g. MyGradwithTrace), got "
+                                f"{type(wrapper_class).__name__}.",
+                                f"{name}：需要你的类（例如 MyGradwithTrace），收到的是 "
+                                f"{type(wrapper_class).__name__}。"))
     gen = torch.Generator().manual_seed(42)
     try:
         specs = [("nn.Linear(3, 2)", lambda: nn.Linear(3, 2), (2, 3)),
@@ -1322,7 +1588,8 @@ def check_grad_with_trace(wrapper_class: Callable[[nn.Module], nn.Module]) -> bo
             for t in range(T):
                 traces[t] = spikes[t] + (0.5 * traces[t - 1] if t else 0.0)
             for t in range(T):
-                case = f"{mname} on spikes of shape {shape}, step {t}"
+                case = say(f"{mname} on spikes of shape {shape}, step {t}",
+                           f"{mname}，形状为 {shape} 的脉冲输入，第 {t} 步")
                 s_leaf = spikes[t].clone().requires_grad_(True)
                 s_ref = spikes[t].clone().requires_grad_(True)
                 s_in, a_in = s_leaf * 1.0, traces[t].clone()
@@ -1332,58 +1599,78 @@ def check_grad_with_trace(wrapper_class: Callable[[nn.Module], nn.Module]) -> bo
                 y_ref = ref([s_ref * 1.0, traces[t].clone()])
                 y = _need_tensor(name, case, y, tuple(y_ref.shape))
                 if not _close(y, y_ref):
-                    hint = "the value must be module(spike)."
+                    hint = say("the value must be module(spike).", "值必须是 module(spike)。")
                     with torch.no_grad():
                         if _close(y, m_ref(traces[t])):
-                            hint = "the value came from the trace; it must be module(spike)."
-                    _fail(name, case + ", value", y_ref, y, hint)
+                            hint = say("the value came from the trace; it must be module(spike).",
+                                       "值来自迹；它必须是 module(spike)。")
+                    _fail(name, case + say(", value", "，输出值"), y_ref, y, hint)
                 if y.grad_fn is None:
-                    _fail(name, case, "an output with a graph", "no graph",
-                          "the output must carry the gradient path: module applied (with a graph) "
-                          "to a tensor whose value is the trace.")
+                    _fail(name, case, say("an output with a graph", "带计算图的输出"),
+                          say("no graph", "没有计算图"),
+                          say("the output must carry the gradient path: module applied (with a graph) "
+                              "to a tensor whose value is the trace.",
+                              "输出必须带有梯度路径：把 module（带计算图地）作用于一个值等于迹的"
+                              "张量。"))
                 g = torch.randn(y_ref.shape, generator=gen, dtype=torch.float64)
                 y_ref.backward(g)
-                _run(name, case + " (backward)", lambda: y.backward(g))
+                _run(name, case + say(" (backward)", "（反向传播时）"), lambda: y.backward(g))
                 m_spike(spikes[t]).backward(g)
                 if not _close(s_leaf.grad, s_ref.grad):
                     hint = _grad_hint(s_leaf.grad, s_ref.grad,
-                                      "the input gradient (g W for a Linear) must reach the spike: "
-                                      "the tensor the module sees for the gradient has the trace's "
-                                      "value and sends its gradient to the spike.")
+                                      say("the input gradient (g W for a Linear) must reach the spike: "
+                                          "the tensor the module sees for the gradient has the trace's "
+                                          "value and sends its gradient to the spike.",
+                                          "输入梯度（对 Linear 来说是 g W）必须传到脉冲：module "
+                                          "求梯度时看到的那个张量取迹的值，并把自己的梯度传给脉冲。"))
                     if (s_leaf.grad is not None and s_ref.grad.abs().max() > 0
                             and _close(s_leaf.grad, 2 * s_ref.grad)):
-                        hint = ("the gradient reaches the spike twice: compute the value "
-                                "m(spike) without a graph (torch.no_grad()), the gradient path "
-                                "is m(trace).")
-                    _fail(name, case + ", gradient to the spike", s_ref.grad, s_leaf.grad, hint)
+                        hint = say("the gradient reaches the spike twice: compute the value "
+                                   "m(spike) without a graph (torch.no_grad()), the gradient path "
+                                   "is m(trace).",
+                                   "梯度两次传到了脉冲：请在不建计算图的情况下 (torch.no_grad()) "
+                                   "计算值 m(spike)，梯度路径是 m(trace)。")
+                    _fail(name, case + say(", gradient to the spike", "，传到脉冲的梯度"),
+                          s_ref.grad, s_leaf.grad, hint)
             for (pname, p_ref), p, p_spike in zip(m_ref.named_parameters(), m_mine.parameters(),
                                                  m_spike.parameters()):
-                case = f"{mname}, gradient of {pname} after {T} steps"
+                case = say(f"{mname}, gradient of {pname} after {T} steps",
+                           f"{mname}，{T} 步之后 {pname} 的梯度")
                 if _close(p.grad, p_ref.grad):
                     continue
                 hint = _grad_hint(p.grad, p_ref.grad,
-                                  "the parameters' gradient is that of the module evaluated on "
-                                  "the trace (sum_t g^T a for a Linear's weight).")
+                                  say("the parameters' gradient is that of the module evaluated on "
+                                      "the trace (sum_t g^T a for a Linear's weight).",
+                                      "参数的梯度是 module 在迹上求值时的梯度（对 Linear 的权重来说"
+                                      "是 sum_t g^T a）。"))
                 if p.grad is None:
-                    hint = ("no gradient reached the module's parameters: apply the module, with a "
-                            "graph, to the tensor that carries the trace's value, and make the "
-                            "output's gradient flow into that graph.")
+                    hint = say("no gradient reached the module's parameters: apply the module, with a "
+                               "graph, to the tensor that carries the trace's value, and make the "
+                               "output's gradient flow into that graph.",
+                               "没有梯度传到模块的参数：请把 module 带计算图地作用于携带迹的值的张量，"
+                               "并让输出的梯度流入这个计算图。")
                 elif pname == "weight" and _close(p.grad, p_spike.grad):
-                    hint = ("the weight gradient came from the spike (sum_t g^T s); it must come "
-                            "from the trace (sum_t g^T a).")
+                    hint = say("the weight gradient came from the spike (sum_t g^T s); it must come "
+                               "from the trace (sum_t g^T a).",
+                               "权重梯度来自脉冲 (sum_t g^T s)；它必须来自迹 (sum_t g^T a)。")
                 _fail(name, case, p_ref.grad, p.grad, hint)
         for arch in ("mlp", "cnn"):
             ref = _Dispatch(*_layers(arch, 2, OTTTLIFNode),
                             gwt=lambda m: GradwithTrace(m, grad_path="two_pass"))
             mine = _Dispatch(*_layers(arch, 2, OTTTLIFNode), gwt=wrapper_class)
-            _compare_online(name, arch, ref, mine, "every layer works alone but not inside a "
-                            "network: check that your wrapper uses the module it was given.",
+            _compare_online(name, arch, ref, mine,
+                            say("every layer works alone but not inside a "
+                                "network: check that your wrapper uses the module it was given.",
+                                "每一层单独都正确，放进网络后却不对：请检查你的包装器是否使用了"
+                                "传给它的那个模块。"),
                             modes=("train",))
     except _NotAttempted:
-        return _not_attempted("your MyGradwithTrace")
-    return _correct("value module(spike), parameter gradients from the trace, input gradient to "
-                    "the spike: as GradwithTrace on Linear and Conv2d layers and inside an MLP "
-                    "and a CNN over two sequences.")
+        return _not_attempted(say("your MyGradwithTrace", "你的 MyGradwithTrace"))
+    return _correct(say("value module(spike), parameter gradients from the trace, input gradient to "
+                        "the spike: as GradwithTrace on Linear and Conv2d layers and inside an MLP "
+                        "and a CNN over two sequences.",
+                        "值为 module(spike)，参数梯度来自迹，输入梯度传到脉冲：在 Linear 和 Conv2d "
+                        "层上，以及在两个序列上的 MLP 和 CNN 中，都与 GradwithTrace 一致。"))
 
 
 # -- 05: SpikeTraceOp -------------------------------------------------------------------------
@@ -1403,14 +1690,17 @@ def check_spike_trace_op(op_class: Callable[[nn.Module], nn.Module]) -> bool:
     from .spike_trace_op import SpikeTraceOp
     name = "check_spike_trace_op"
     if not callable(op_class):
-        raise ExerciseError(f"{name}: expected your class (e.g. MySpikeTraceOp), got "
-                            f"{type(op_class).__name__}.")
+        raise ExerciseError(say(f"{name}: expected your class (e.g. MySpikeTraceOp), got "
+                                f"{type(op_class).__name__}.",
+                                f"{name}：需要你的类（例如 MySpikeTraceOp），收到的是 "
+                                f"{type(op_class).__name__}。"))
     gen = torch.Generator().manual_seed(51)
     try:
         for i, (mname, m, shape) in enumerate([("nn.AvgPool2d(2)", nn.AvgPool2d(2), (2, 3, 4, 4)),
                                                ("nn.Flatten()", nn.Flatten(), (2, 3, 2, 2)),
                                                ("0.5 * x", _Scale(), (2, 5))]):
-            case = f"{mname} on spike and trace of shape {shape}"
+            case = say(f"{mname} on spike and trace of shape {shape}",
+                       f"{mname}，形状为 {shape} 的脉冲和迹")
             spike0 = (torch.rand(shape, generator=gen) < 0.5).double()
             trace0 = spike0 + torch.rand(shape, generator=gen, dtype=torch.float64)
             s_leaf = spike0.clone().requires_grad_(True)
@@ -1421,48 +1711,70 @@ def check_spike_trace_op(op_class: Callable[[nn.Module], nn.Module]) -> bool:
             want_s, want_a = m(spike0), m(trace0)
             if not (isinstance(out, (list, tuple)) and len(out) == 2
                     and all(isinstance(o, torch.Tensor) for o in out)):
-                raise ExerciseError(f"{name}: for {case} your wrapper returned {_fmt(out)}.\n"
-                                    f"  hint: return a list of two tensors, [module(spike), "
-                                    f"module(trace)].")
+                raise ExerciseError(say(f"{name}: for {case} your wrapper returned {_fmt(out)}.\n"
+                                        f"  hint: return a list of two tensors, [module(spike), "
+                                        f"module(trace)].",
+                                        f"{name}：{case}：你的包装器返回了 {_fmt(out)}。\n"
+                                        f"  提示：请返回由两个张量组成的列表 [module(spike), "
+                                        f"module(trace)]。"))
             s_out, a_out = out
             if _close(s_out, want_a) and _close(a_out, want_s):
                 _fail(name, case, "[module(spike), module(trace)]", "[module(trace), module(spike)]",
-                      "swapped: the spike comes first, the trace second.")
+                      say("swapped: the spike comes first, the trace second.",
+                          "顺序反了：脉冲在前，迹在后。"))
             if not _close(s_out, want_s):
-                _fail(name, case + ", spike", want_s, s_out, "the first output is module(spike).")
+                _fail(name, case + say(", spike", "，脉冲"), want_s, s_out,
+                      say("the first output is module(spike).", "第一个输出是 module(spike)。"))
             if not _close(a_out, want_a):
-                hint = "the second output is module(trace)."
+                hint = say("the second output is module(trace).", "第二个输出是 module(trace)。")
                 if _close(a_out, trace0):
-                    hint = ("the trace must go through the same operation as the spike: "
-                            "module(trace), or the next layer pairs the wrong entries.")
-                _fail(name, case + ", trace", want_a, a_out, hint)
+                    hint = say("the trace must go through the same operation as the spike: "
+                               "module(trace), or the next layer pairs the wrong entries.",
+                               "迹必须经过与脉冲相同的运算，即 module(trace)，否则下一层会把不对应"
+                               "的元素配成对。")
+                _fail(name, case + say(", trace", "，迹"), want_a, a_out, hint)
             lib_a = SpikeTraceOp(m)([spike0.clone(), trace0.clone().requires_grad_(True) * 1.0])[1]
             if a_out.requires_grad and not lib_a.requires_grad:
-                _fail(name, case + ", trace", "a trace without graph", "a trace with a graph",
-                      "compute module(trace) without gradient (inside `with torch.no_grad():`): "
-                      "the trace never needs one, and a graph on it would hold memory.")
+                _fail(name, case + say(", trace", "，迹"),
+                      say("a trace without graph", "不带计算图的迹"),
+                      say("a trace with a graph", "带计算图的迹"),
+                      say("compute module(trace) without gradient (inside `with torch.no_grad():`): "
+                          "the trace never needs one, and a graph on it would hold memory.",
+                          "计算 module(trace) 时不要计算梯度（放在 `with torch.no_grad():` 里面）："
+                          "迹从来不需要梯度，它上面的计算图只会白白占用内存。"))
             if s_out.grad_fn is None:
-                _fail(name, case + ", spike", "a spike with a graph", "no graph",
-                      "the spike keeps its graph: gradients flow back through the module to "
-                      "the neuron that fired (no torch.no_grad or detach on the spike).")
+                _fail(name, case + say(", spike", "，脉冲"),
+                      say("a spike with a graph", "带计算图的脉冲"), say("no graph", "没有计算图"),
+                      say("the spike keeps its graph: gradients flow back through the module to "
+                          "the neuron that fired (no torch.no_grad or detach on the spike).",
+                          "脉冲要保留计算图：梯度经由 module 反向流回发放脉冲的神经元（不要对脉冲"
+                          "使用 torch.no_grad 或 detach）。"))
             g = torch.randn(want_s.shape, generator=gen, dtype=torch.float64)
             s_ref = spike0.clone().requires_grad_(True)
             m(s_ref).backward(g)
-            _run(name, case + " (backward)", lambda: s_out.backward(g))
+            _run(name, case + say(" (backward)", "（反向传播时）"), lambda: s_out.backward(g))
             if not _close(s_leaf.grad, s_ref.grad):
-                _fail(name, case + ", gradient to the spike", s_ref.grad, s_leaf.grad,
-                      _grad_hint(s_leaf.grad, s_ref.grad, "the spike's gradient flows back "
-                                 "through the module unchanged in form."))
+                _fail(name, case + say(", gradient to the spike", "，传到脉冲的梯度"),
+                      s_ref.grad, s_leaf.grad,
+                      _grad_hint(s_leaf.grad, s_ref.grad,
+                                 say("the spike's gradient flows back "
+                                     "through the module unchanged in form.",
+                                     "脉冲的梯度照常经由 module 反向传播，形式不变。")))
         for arch in ("cnn", "cnn_pool_neuron"):
             ref = _Dispatch(*_layers(arch, 3, OTTTLIFNode), sto=SpikeTraceOp)
             mine = _Dispatch(*_layers(arch, 3, OTTTLIFNode), sto=op_class)
-            _compare_online(name, arch, ref, mine, "the wrapper works alone but not in a "
-                            "network: check that it applies the module it was given.",
+            _compare_online(name, arch, ref, mine,
+                            say("the wrapper works alone but not in a "
+                                "network: check that it applies the module it was given.",
+                                "包装器单独使用时正确，放进网络后却不对：请检查它是否应用了传给它"
+                                "的那个模块。"),
                             modes=("train",))
     except _NotAttempted:
-        return _not_attempted("your MySpikeTraceOp")
-    return _correct("[module(spike), module(trace)], spike with graph and trace without, inputs "
-                    "unchanged: as SpikeTraceOp alone and inside two CNNs with pooling and flatten.")
+        return _not_attempted(say("your MySpikeTraceOp", "你的 MySpikeTraceOp"))
+    return _correct(say("[module(spike), module(trace)], spike with graph and trace without, inputs "
+                        "unchanged: as SpikeTraceOp alone and inside two CNNs with pooling and flatten.",
+                        "[module(spike), module(trace)]，脉冲带计算图而迹不带，输入保持不变：单独"
+                        "使用时以及在两个带池化和 flatten 的 CNN 中，都与 SpikeTraceOp 一致。"))
 
 
 # -- 05: OTTTSequential's dispatch rule --------------------------------------------------------
@@ -1480,13 +1792,20 @@ def check_ottt_dispatch(fn: Callable[[list, Any], Any]) -> bool:
     """
     name = "check_ottt_dispatch"
     if not callable(fn):
-        raise ExerciseError(f"{name}: expected a function fn(layers, x), got {type(fn).__name__}.")
-    rule = ("the rule: plain tensor -> m(x); [spike, trace] and a neuron -> m(x[0]); with "
-            "parameters -> GradwithTrace(m)(x); without -> SpikeTraceOp(m)(x). A neuron is "
-            "called once per step, on the spike.")
-    by_type = ("a layer with parameters (any kind) goes through GradwithTrace: test "
-               "any(p.requires_grad for p in m.parameters())-style, not its type (this layer "
-               "is neither nn.Linear nor nn.Conv2d).")
+        raise ExerciseError(say(f"{name}: expected a function fn(layers, x), got {type(fn).__name__}.",
+                                f"{name}：需要一个函数 fn(layers, x)，收到的是 {type(fn).__name__}。"))
+    rule = say("the rule: plain tensor -> m(x); [spike, trace] and a neuron -> m(x[0]); with "
+               "parameters -> GradwithTrace(m)(x); without -> SpikeTraceOp(m)(x). A neuron is "
+               "called once per step, on the spike.",
+               "规则：普通张量 -> m(x)；[spike, trace] 遇到神经元 -> m(x[0])；有参数 -> "
+               "GradwithTrace(m)(x)；无参数 -> SpikeTraceOp(m)(x)。神经元每个时间步只调用一次，"
+               "作用于脉冲。")
+    by_type = say("a layer with parameters (any kind) goes through GradwithTrace: test "
+                  "any(p.requires_grad for p in m.parameters())-style, not its type (this layer "
+                  "is neither nn.Linear nor nn.Conv2d).",
+                  "有参数的层（无论哪种）都要经过 GradwithTrace：请用类似 "
+                  "any(p.requires_grad for p in m.parameters()) 的方式判断，而不是看它的类型"
+                  "（这一层既不是 nn.Linear 也不是 nn.Conv2d）。")
     try:
         for arch in ("mlp", "cnn", "cnn_pool_neuron", "mlp_affine"):
             ref = OTTTSequential(*_layers(arch, 4, OTTTLIFNode))
@@ -1499,12 +1818,16 @@ def check_ottt_dispatch(fn: Callable[[list, Any], Any]) -> bool:
                     specific = by_type      # the other networks passed: the rule is by type
                 if specific is None:
                     raise
-                raise ExerciseError(f"{err}\n  more precisely: {specific}") from None
+                raise ExerciseError(say(f"{err}\n  more precisely: {specific}",
+                                        f"{err}\n  更具体地说：{specific}")) from None
     except _NotAttempted:
-        return _not_attempted("your ottt_forward")
-    return _correct("same outputs and gradients as OTTTSequential on two MLPs (one with a "
-                    "parametric layer that is neither Linear nor Conv) and two CNNs, in "
-                    "training and eval mode, over two sequences with reset_net between.")
+        return _not_attempted(say("your ottt_forward", "你的 ottt_forward"))
+    return _correct(say("same outputs and gradients as OTTTSequential on two MLPs (one with a "
+                        "parametric layer that is neither Linear nor Conv) and two CNNs, in "
+                        "training and eval mode, over two sequences with reset_net between.",
+                        "在两个 MLP（其中一个含有既不是 Linear 也不是 Conv 的带参数层）和两个 CNN "
+                        "上，训练模式和评估模式下，两个序列（中间调用 reset_net）的输出和梯度都与 "
+                        "OTTTSequential 相同。"))
 
 
 def _neuron_on_trace(layers: list, x: Any) -> Any:
@@ -1543,6 +1866,11 @@ _DISPATCH_MISTAKES = (
     (_neuron_twice, "a neuron was called twice in one time step (its state advanced twice): "
                     "call it once, x = m(x[0])."),
 )
+_DISPATCH_MISTAKES_ZH = {
+    _neuron_on_trace: "神经元收到的是迹 x[1]：神经元应接收脉冲 x[0]（它会自己生成新的迹）。",
+    _neuron_twice: "同一个时间步内神经元被调用了两次（它的状态前进了两步）：只调用一次，"
+                   "x = m(x[0])。",
+}
 
 
 def _dispatch_mistake(name: str, arch: str, fn: Callable[[list, Any], Any], rule: str
@@ -1554,5 +1882,5 @@ def _dispatch_mistake(name: str, arch: str, fn: Callable[[list, Any], Any], rule
                             _FnSequential(fn, *_layers(arch, 4, OTTTLIFNode)), rule)
         except Exception:  # noqa: BLE001 - not this slip
             continue
-        return hint
+        return say(hint, _DISPATCH_MISTAKES_ZH[slip])
     return None

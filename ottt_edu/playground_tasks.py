@@ -41,6 +41,7 @@ import torch
 
 from . import explore
 from .exercises import ExerciseError, answer_value
+from .language import say
 
 __all__ = [
     "LIF_TAU_GRID", "OTTT_TAU_GRID",
@@ -164,30 +165,38 @@ def _as_number(task: str, answer: Any) -> Optional[float]:
     elif isinstance(answer, torch.Tensor) and answer.numel() == 1:
         value = answer.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        extra = (f" Write the number itself, without quotes: {answer.strip()}, not {answer!r}."
+        extra = (say(f" Write the number itself, without quotes: {answer.strip()}, not {answer!r}.",
+                     f"请直接写数字本身，不要加引号：写 {answer.strip()}，而不是 {answer!r}。")
                  if isinstance(answer, str) else "")
-        raise ExerciseError(f"{task}: your answer must be a number, got {type(answer).__name__} "
-                            f"{answer!r}.{extra}")
+        raise ExerciseError(say(f"{task}: your answer must be a number, got {type(answer).__name__} "
+                                f"{answer!r}.{extra}",
+                                f"{task}：你的答案必须是一个数，收到的是 {type(answer).__name__} "
+                                f"{answer!r}。{extra}"))
     value = float(value)
     if not math.isfinite(value):
-        raise ExerciseError(f"{task}: your answer must be a finite number, got {value}.")
+        raise ExerciseError(say(f"{task}: your answer must be a finite number, got {value}.",
+                                f"{task}：你的答案必须是一个有限的数，收到的是 {value}。"))
     return value
 
 
 def _not_attempted(task: str, variable: str) -> bool:
     # stderr: nbgrader's autograder gives a graded cell that writes there zero points
-    print(f"Not attempted yet ({task}): {variable} still raises NotImplementedError (or gives "
-          f"None). Make it return your number and run the cell again.", file=sys.stderr)
+    print(say(f"Not attempted yet ({task}): {variable} still raises NotImplementedError (or gives "
+              f"None). Make it return your number and run the cell again.",
+              f"尚未作答（{task}）：{variable} 仍会抛出 NotImplementedError（或返回 None）。"
+              f"让它返回你的数，然后重新运行该单元格。"), file=sys.stderr)
     return False
 
 
 def _correct(msg: str) -> bool:
-    print(f"Correct! {msg}")
+    """Print the "Correct!" line; ``msg`` is already in the checkers' language (``say``)."""
+    print(say(f"Correct! {msg}", f"正确！{msg}"))
     return True
 
 
 def _wrong(task: str, value: float, tolerance: str, hint: str) -> None:
-    raise ExerciseError(f"{task}: {value:g} is not it (accepted: {tolerance}).\n  hint: {hint}")
+    raise ExerciseError(say(f"{task}: {value:g} is not it (accepted: {tolerance}).\n  hint: {hint}",
+                            f"{task}：{value:g} 不对（可接受：{tolerance}）。\n  提示：{hint}"))
 
 
 def _check(task: str, variable: str, answer: Any, truth: float, tol: float, tolerance: str,
@@ -215,20 +224,29 @@ def check_lif_threshold_strength(answer: Any) -> bool:
 
     def hint(value: float) -> str:
         if value > high:
-            return ("the neuron already fires at a weaker input. Set rate = 1, tau = 2, "
-                    "v_threshold = 1 and lower input strength until no spike is left; watch "
-                    "where v[t] levels off in the middle panel.")
-        return ("at that strength v[t] never reaches v_threshold in 40 steps. With a constant "
-                "input v climbs towards a ceiling and levels off: find the strength at which "
-                "that ceiling just reaches the dashed threshold line.")
+            return say("the neuron already fires at a weaker input. Set rate = 1, tau = 2, "
+                       "v_threshold = 1 and lower input strength until no spike is left; watch "
+                       "where v[t] levels off in the middle panel.",
+                       "在更弱的输入下神经元就已经会发放了。设置 rate = 1、tau = 2、v_threshold = 1，"
+                       "然后降低 input strength，直到一个脉冲也不剩；观察中间面板中 v[t] 在哪里趋于"
+                       "平稳。")
+        return say("at that strength v[t] never reaches v_threshold in 40 steps. With a constant "
+                   "input v climbs towards a ceiling and levels off: find the strength at which "
+                   "that ceiling just reaches the dashed threshold line.",
+                   "在这个强度下，v[t] 在 40 步内始终达不到 v_threshold。在恒定输入下，v 会朝一个"
+                   "上限攀升并趋于平稳：找出让这个上限恰好碰到阈值虚线的强度。")
 
     centre, half = (low + high) / 2, (high - low) / 2
     return _check("check_lif_threshold_strength", "my_strength", answer, centre, half,
-                  "from the limit up to one slider step (0.05) above it",
-                  hint, f"the limit is {limit:.4f}: v[t] rises to x * tau * (1 - k^(t+1)), so it "
-                        f"fires iff x * tau * (1 - k^T) >= v_threshold (k = 1 - 1/tau). At 0.50 "
-                        f"v only creeps up to the threshold; 0.55 is the first slider value "
-                        f"that fires.")
+                  say("from the limit up to one slider step (0.05) above it",
+                      "从极限值到比它高一个滑块步长 (0.05) 的值"),
+                  hint, say(f"the limit is {limit:.4f}: v[t] rises to x * tau * (1 - k^(t+1)), so it "
+                            f"fires iff x * tau * (1 - k^T) >= v_threshold (k = 1 - 1/tau). At 0.50 "
+                            f"v only creeps up to the threshold; 0.55 is the first slider value "
+                            f"that fires.",
+                            f"极限值是 {limit:.4f}：v[t] 上升到 x * tau * (1 - k^(t+1))，所以当且仅当 "
+                            f"x * tau * (1 - k^T) >= v_threshold (k = 1 - 1/tau) 时发放。在 0.50 时 "
+                            f"v 只是缓慢地逼近阈值；0.55 是滑块上第一个会发放的值。"))
 
 
 def check_lif_tau_for_spikes(answer: Any) -> bool:
@@ -236,22 +254,32 @@ def check_lif_tau_for_spikes(answer: Any) -> bool:
     (input strength 0.8, rate 0.5, v_threshold 1, soft reset, T = 40, seed 0) spikes at least
     ``SPIKES_WANTED`` (13) times. Accepted within 0.05, i.e. the slider value itself."""
     truth = smallest_tau_with_spikes()
-    assert truth is not None, "no tau on the slider gives that many spikes"
+    assert truth is not None, say("no tau on the slider gives that many spikes",
+                                  "滑块上没有哪个 tau 能产生这么多脉冲")
 
     def hint(value: float) -> str:
         if value < truth:
-            return (f"at that tau the neuron fires fewer than {SPIKES_WANTED} times: read the "
-                    f"spike count in the figure's title while you move tau up.")
-        return (f"a smaller tau already gives {SPIKES_WANTED} spikes: move tau down until the "
-                f"count in the title drops below {SPIKES_WANTED}; the answer is the last value "
-                f"before it drops. Keep the other sliders at their start values.")
+            return say(f"at that tau the neuron fires fewer than {SPIKES_WANTED} times: read the "
+                       f"spike count in the figure's title while you move tau up.",
+                       f"在这个 tau 下，神经元发放的次数少于 {SPIKES_WANTED} 次：一边增大 tau，一边"
+                       f"读图标题中的脉冲数。")
+        return say(f"a smaller tau already gives {SPIKES_WANTED} spikes: move tau down until the "
+                   f"count in the title drops below {SPIKES_WANTED}; the answer is the last value "
+                   f"before it drops. Keep the other sliders at their start values.",
+                   f"更小的 tau 就已经能产生 {SPIKES_WANTED} 个脉冲：把 tau 往下调，直到标题中的"
+                   f"计数降到 {SPIKES_WANTED} 以下；答案是下降之前的最后一个值。其他滑块保持初始值。")
 
     return _check("check_lif_tau_for_spikes", "my_tau", answer, truth, 0.05,
-                  "within 0.05, i.e. the slider value itself", hint,
-                  f"tau = {truth:.1f} is the smallest tau with {SPIKES_WANTED} spikes; at "
-                  f"tau = {truth - 0.1:.1f} there are "
-                  f"{_lif_spike_count(round(truth - 0.1, 1))}. A slower leak lets more pulses "
-                  f"add up.")
+                  say("within 0.05, i.e. the slider value itself", "误差不超过 0.05，即滑块上的值本身"),
+                  hint,
+                  say(f"tau = {truth:.1f} is the smallest tau with {SPIKES_WANTED} spikes; at "
+                      f"tau = {truth - 0.1:.1f} there are "
+                      f"{_lif_spike_count(round(truth - 0.1, 1))}. A slower leak lets more pulses "
+                      f"add up.",
+                      f"tau = {truth:.1f} 是产生 {SPIKES_WANTED} 个脉冲的最小 tau；在 "
+                      f"tau = {truth - 0.1:.1f} 时只有 "
+                      f"{_lif_spike_count(round(truth - 0.1, 1))} 个。泄漏越慢，能累加起来的输入"
+                      f"脉冲就越多。"))
 
 
 # -- 2 · surrogate ----------------------------------------------------------------------------
@@ -261,14 +289,18 @@ def check_surrogate_alpha_for_peak(answer: Any) -> bool:
     truth = alpha_for_peak()
 
     def hint(value: float) -> str:
-        direction = "too small" if value < truth else "too large"
-        return (f"that alpha is {direction}: its gradient peaks at "
-                f"{_surrogate_peak(value):.2f}, not {PEAK_WANTED:g}. Read the peak in the "
-                f"explorer's box while you move alpha; how does the peak grow with alpha?")
+        direction = say("too small", "太小") if value < truth else say("too large", "太大")
+        return say(f"that alpha is {direction}: its gradient peaks at "
+                   f"{_surrogate_peak(value):.2f}, not {PEAK_WANTED:g}. Read the peak in the "
+                   f"explorer's box while you move alpha; how does the peak grow with alpha?",
+                   f"这个 alpha {direction}了：它的梯度峰值是 {_surrogate_peak(value):.2f}，而不是 "
+                   f"{PEAK_WANTED:g}。一边移动 alpha，一边读探索器方框中的峰值；峰值随 alpha 怎样"
+                   f"增长？")
 
     return _check("check_surrogate_alpha_for_peak", "my_alpha", answer, truth, 0.25,
-                  "within 0.25 of the alpha", hint,
-                  f"alpha = {truth:g}: the peak is alpha/4 = {PEAK_WANTED:g}.")
+                  say("within 0.25 of the alpha", "与正确的 alpha 相差不超过 0.25"), hint,
+                  say(f"alpha = {truth:g}: the peak is alpha/4 = {PEAK_WANTED:g}.",
+                      f"alpha = {truth:g}：峰值为 alpha/4 = {PEAK_WANTED:g}。"))
 
 
 def check_surrogate_fwhm(answer: Any) -> bool:
@@ -278,14 +310,20 @@ def check_surrogate_fwhm(answer: Any) -> bool:
 
     def hint(value: float) -> str:
         if abs(value - truth / 2) <= 0.02:
-            return ("that is half the width: measure from the left crossing of the half "
-                    "height to the right one, not from 0.")
-        return ("half height is half the peak (peak = alpha/4). Find the two x on either side "
-                f"of 0 where curves['grad'] crosses it (for alpha = {FWHM_ALPHA:g}) and give their distance.")
+            return say("that is half the width: measure from the left crossing of the half "
+                       "height to the right one, not from 0.",
+                       "这是宽度的一半：应从左侧与半高的交点量到右侧的交点，而不是从 0 量起。")
+        return say("half height is half the peak (peak = alpha/4). Find the two x on either side "
+                   f"of 0 where curves['grad'] crosses it (for alpha = {FWHM_ALPHA:g}) and give their distance.",
+                   "半高是峰值的一半（峰值 = alpha/4）。找出 0 两侧 curves['grad'] 与半高相交的两个 "
+                   f"x（alpha = {FWHM_ALPHA:g} 时），给出它们之间的距离。")
 
-    return _check("check_surrogate_fwhm", "my_width", answer, truth, 0.02, "within 0.02", hint,
-                  f"the width at half height for alpha = {FWHM_ALPHA:g} is {truth:.4f} "
-                  f"(closed form 2 ln(3 + 2 sqrt 2) / alpha); doubling alpha halves it.")
+    return _check("check_surrogate_fwhm", "my_width", answer, truth, 0.02,
+                  say("within 0.02", "误差不超过 0.02"), hint,
+                  say(f"the width at half height for alpha = {FWHM_ALPHA:g} is {truth:.4f} "
+                      f"(closed form 2 ln(3 + 2 sqrt 2) / alpha); doubling alpha halves it.",
+                      f"alpha = {FWHM_ALPHA:g} 时半高宽为 {truth:.4f}（闭式解 "
+                      f"2 ln(3 + 2 sqrt 2) / alpha）；alpha 加倍，宽度减半。"))
 
 
 # -- 3 · OTTT vs BPTT -------------------------------------------------------------------------
@@ -298,18 +336,27 @@ def check_lowest_cosine_tau(answer: Any) -> bool:
 
     def hint(value: float) -> str:
         if not OTTT_TAU_GRID[0] - 0.25 <= value <= OTTT_TAU_GRID[-1] + 0.25:
-            return (f"the tau slider runs from {OTTT_TAU_GRID[0]:g} to {OTTT_TAU_GRID[-1]:g} "
-                    f"in steps of 0.5: answer one of its values.")
-        return (f"with T = {COSINE_T} some tau has a lower first-layer cosine than this one. "
-                f"Read the fc1 number on the left panel for every tau (or call "
-                f"explore.ottt_vs_bptt_sweep in a loop); the values do not fall evenly, so "
-                f"compare all of them.")
+            return say(f"the tau slider runs from {OTTT_TAU_GRID[0]:g} to {OTTT_TAU_GRID[-1]:g} "
+                       f"in steps of 0.5: answer one of its values.",
+                       f"tau 滑块的范围是 {OTTT_TAU_GRID[0]:g} 到 {OTTT_TAU_GRID[-1]:g}，步长 0.5："
+                       f"请回答其中的一个值。")
+        return say(f"with T = {COSINE_T} some tau has a lower first-layer cosine than this one. "
+                   f"Read the fc1 number on the left panel for every tau (or call "
+                   f"explore.ottt_vs_bptt_sweep in a loop); the values do not fall evenly, so "
+                   f"compare all of them.",
+                   f"在 T = {COSINE_T} 时，有别的 tau 的第一层余弦相似度比这个更低。对每个 tau 读出"
+                   f"左侧面板上 fc1 的数值（或在循环中调用 explore.ottt_vs_bptt_sweep）；这些值并不"
+                   f"是均匀下降的，所以要全部比较一遍。")
 
     return _check("check_lowest_cosine_tau", "my_tau_lowest", answer, truth, 0.25,
-                  "within 0.25, i.e. the slider value itself", hint,
-                  f"at T = {COSINE_T} the first-layer cosine is lowest for tau = {truth:g} "
-                  f"(cosine {cosines[truth]:.3f}): a longer membrane memory gives the temporal "
-                  f"terms that OTTT drops more weight.")
+                  say("within 0.25, i.e. the slider value itself", "误差不超过 0.25，即滑块上的值本身"),
+                  hint,
+                  say(f"at T = {COSINE_T} the first-layer cosine is lowest for tau = {truth:g} "
+                      f"(cosine {cosines[truth]:.3f}): a longer membrane memory gives the temporal "
+                      f"terms that OTTT drops more weight.",
+                      f"在 T = {COSINE_T} 时，tau = {truth:g} 的第一层余弦相似度最低（余弦相似度 "
+                      f"{cosines[truth]:.3f}）：膜电位的记忆越长，OTTT 舍弃的那些时间项所占的"
+                      f"权重就越大。"))
 
 
 def check_memory_ratio(answer: Any) -> bool:
@@ -320,15 +367,23 @@ def check_memory_ratio(answer: Any) -> bool:
 
     def hint(value: float) -> str:
         if value < 1:
-            return "BPTT keeps more than OTTT: give BPTT's bytes divided by OTTT's."
+            return say("BPTT keeps more than OTTT: give BPTT's bytes divided by OTTT's.",
+                       "BPTT 保存的比 OTTT 多：请给出 BPTT 的字节数除以 OTTT 的字节数。")
         if abs(value - at_16) <= 0.05 * at_16:
-            return (f"that is the ratio at T = {COSINE_T} (the slider's end); the task asks for "
-                    f"T = {MEMORY_T}.")
-        return (f"BPTT's saved bytes grow in proportion to T and OTTT's stay flat: extrapolate "
-                f"from the memory plot to T = {MEMORY_T}, or call ottt_vs_bptt(T={MEMORY_T}, "
-                f"tau={MEMORY_TAU:g}) and divide.")
+            return say(f"that is the ratio at T = {COSINE_T} (the slider's end); the task asks for "
+                       f"T = {MEMORY_T}.",
+                       f"这是 T = {COSINE_T}（滑块的最右端）时的比值；题目问的是 T = {MEMORY_T}。")
+        return say(f"BPTT's saved bytes grow in proportion to T and OTTT's stay flat: extrapolate "
+                   f"from the memory plot to T = {MEMORY_T}, or call ottt_vs_bptt(T={MEMORY_T}, "
+                   f"tau={MEMORY_TAU:g}) and divide.",
+                   f"BPTT 保存的字节数与 T 成正比增长，OTTT 的则保持不变：从内存图外推到 "
+                   f"T = {MEMORY_T}，或者调用 ottt_vs_bptt(T={MEMORY_T}, tau={MEMORY_TAU:g}) "
+                   f"再相除。")
 
-    return _check("check_memory_ratio", "my_ratio", answer, truth, 0.05 * truth, "within 5 %",
-                  hint, f"at T = {MEMORY_T} BPTT saves {truth:.1f}x the bytes of OTTT "
-                        f"({at_16:.1f}x at T = {COSINE_T}): BPTT's bytes grow with T, "
-                        f"OTTT's do not.")
+    return _check("check_memory_ratio", "my_ratio", answer, truth, 0.05 * truth,
+                  say("within 5 %", "误差不超过 5 %"), hint,
+                  say(f"at T = {MEMORY_T} BPTT saves {truth:.1f}x the bytes of OTTT "
+                      f"({at_16:.1f}x at T = {COSINE_T}): BPTT's bytes grow with T, "
+                      f"OTTT's do not.",
+                      f"在 T = {MEMORY_T} 时，BPTT 保存的字节数是 OTTT 的 {truth:.1f} 倍（T = "
+                      f"{COSINE_T} 时为 {at_16:.1f} 倍）：BPTT 的字节数随 T 增长，OTTT 的不会。"))

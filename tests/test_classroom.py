@@ -77,15 +77,16 @@ def release(tmp_path_factory):
 
 
 def _distinctive_solution_lines(teacher_paths) -> set[str]:
-    """Lines of the answers that appear nowhere else in the teacher edition."""
-    inside, outside = set(), set()
+    """Lines of the answers that appear nowhere else in the teacher edition (not even inside a
+    longer line): any of them in the student edition is a leaked answer."""
+    inside, outside = set(), []
     for p in teacher_paths:
         for c in sim.read(p).cells:
             parts = sim.regions(c.source)
             inside |= {ln.strip() for r in parts for ln in r.split("\n") if len(ln.strip()) >= 16}
-            rest = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "", c.source, flags=re.S)
-            outside |= {ln.strip() for ln in rest.split("\n")}
-    return inside - outside
+            outside.append(re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "", c.source, flags=re.S))
+    rest = "\n".join(outside)
+    return {ln for ln in inside if ln not in rest}
 
 
 @pytest.mark.timeout(ROUND_TRIP_TIMEOUT)
