@@ -209,6 +209,28 @@ def collect_submissions(folder: Path, known: Sequence[str]) -> dict[tuple[str, s
     return found
 
 
+def _zero_reasons(autograded: Path) -> dict[str, str]:
+    """``{grade_id: why}`` for the graded cells of an autograded notebook that lost points: the
+    error they raised (first line) or the first line they wrote to stderr ("Not attempted yet")."""
+    import nbformat
+
+    if not autograded.exists():
+        return {}
+    found = {}
+    for cell in nbformat.read(autograded, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade") or cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                first = (str(out.evalue).strip().splitlines() or [""])[0]
+                found[meta["grade_id"]] = f"{out.ename}: {first}"[:300]
+                break
+            if out.output_type == "stream" and out.name == "stderr" and out.text.strip():
+                found.setdefault(meta["grade_id"], out.text.strip().splitlines()[0][:300])
+    return found
+
+
 def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None) -> list[CellScore]:
     """Autograde every submission in ``submissions``; one :class:`CellScore` per graded cell and
     one ``TOTAL`` row per notebook (its note lists tampering and grading errors)."""
@@ -241,6 +263,8 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None) -
             if not result.get("success"):
                 note.append("autograde failed: " + " ".join(str(result.get("error")).split())[:300])
             problems[(student, stem)] = "; ".join(note)
+        reasons = {key: _zero_reasons(config.root / "autograded" / key[0] / key[1] / f"{key[1]}.ipynb")
+                   for key in subs}
         with Gradebook(f"sqlite:///{config.root / 'gradebook.db'}") as gb:
             for (student, stem) in sorted(subs):
                 nb_model = gb.find_notebook(stem, stem)
@@ -251,7 +275,8 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None) -
                         score = float(g.score or 0.0)
                     except MissingEntry:
                         score = 0.0
-                    rows.append(CellScore(student, stem, cell.name, score, float(cell.max_score)))
+                    why = reasons[(student, stem)].get(cell.name, "") if score < cell.max_score else ""
+                    rows.append(CellScore(student, stem, cell.name, score, float(cell.max_score), why))
                     total += score
                     max_total += float(cell.max_score)
                 rows.append(CellScore(student, stem, "TOTAL", total, max_total,

@@ -67,7 +67,7 @@ COSINE_T = 16           # task 3a: T at which the first-layer cosine is compared
 MEMORY_T = 32           # task 3b: T at which BPTT's and OTTT's saved bytes are compared
 MEMORY_TAU = 2.0        # task 3b: tau (the explorer's default)
 
-_EPS = 1e-9             # tolerances are inclusive, up to rounding
+_EPS = 1e-6             # tolerances are inclusive, up to rounding (float32 answers too)
 
 
 # -- the right answers, from the library ------------------------------------------------------
@@ -269,6 +269,15 @@ def check_lif_tau_for_spikes(answer: Any) -> bool:
                    f"更小的 tau 就已经能产生 {SPIKES_WANTED} 个脉冲：把 tau 往下调，直到标题中的"
                    f"计数降到 {SPIKES_WANTED} 以下；答案是下降之前的最后一个值。其他滑块保持初始值。")
 
+    answer = answer_value("check_lif_tau_for_spikes", answer)  # call an answer function once
+    value = _as_number("check_lif_tau_for_spikes", answer)
+    if (value is not None and truth - 0.1 < value < truth - 0.05
+            and _lif_spike_count(value) >= SPIKES_WANTED):  # a finer grid than the slider's
+        return _correct(say(f"tau = {value:g} already gives {SPIKES_WANTED} spikes: it lies between "
+                            f"two slider values; on the slider (steps of 0.1) the answer is "
+                            f"{truth:.1f}.",
+                            f"tau = {value:g} 已经能产生 {SPIKES_WANTED} 个脉冲：它位于两个滑块值之间；"
+                            f"在滑块上（步长 0.1）答案是 {truth:.1f}。"))
     return _check("check_lif_tau_for_spikes", "my_tau", answer, truth, 0.05,
                   say("within 0.05, i.e. the slider value itself", "误差不超过 0.05，即滑块上的值本身"),
                   hint,

@@ -1094,8 +1094,44 @@ def test_assert_own_code_rejects_the_library_and_wrappers_of_it():
 
     with pytest.raises(ExerciseError, match="library's own"):
         assert_own_code(ReplaceforGrad, ["ReplaceforGrad"])
-    with pytest.raises(ExerciseError, match="uses the library's ReplaceforGrad"):
+    with pytest.raises(ExerciseError, match="calls ReplaceforGrad from the library"):
         assert_own_code(Wrapper, ["ReplaceforGrad"])
     with pytest.raises(ExerciseError, match="inherits from"):
         assert_own_code(Subclass, ["ReplaceforGrad"])
     assert assert_own_code(Own, ["ReplaceforGrad"]) is None
+
+
+def test_assert_own_code_allows_naming_the_library_without_calling_it():
+    from ottt_edu import GradwithTrace, OTTTSequential
+    from ottt_edu.exercises import assert_own_code
+
+    def ottt_forward(layers, x, log=None):
+        """Like OTTTSequential, but mine."""  # the name in a docstring or comment is fine
+        for m in layers:
+            if isinstance(m, OTTTSequential):   # the "itself" rule: a type check, not a call
+                x = m(x)
+            else:
+                x = GradwithTrace(m)(x)
+        return x
+
+    assert assert_own_code(ottt_forward, ["OTTTSequential"]) is None
+
+    def delegates(layers, x, log=None):
+        return OTTTSequential(*layers)(x)
+
+    with pytest.raises(ExerciseError, match="calls OTTTSequential"):
+        assert_own_code(delegates, ["OTTTSequential"])
+
+    def reads_the_truth():
+        return [how for _, how in _net().wrapping()]
+
+    with pytest.raises(ExerciseError, match="calls wrapping"):
+        assert_own_code(reads_the_truth, ["wrapping"])
+
+
+def test_an_instance_instead_of_the_class_is_named():
+    from ottt_edu.exercises import check_grad_with_trace, check_spike_trace_op
+    with pytest.raises(ExerciseError, match="pass the class itself"):
+        check_grad_with_trace(nn.Linear(2, 2))
+    with pytest.raises(ExerciseError, match="pass the class itself"):
+        check_spike_trace_op(nn.AvgPool2d(2))

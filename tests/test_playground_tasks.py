@@ -149,3 +149,16 @@ def test_hints_do_not_give_the_answer_away():
             for shown in {f"{truth:.1f}", f"{truth:.2f}", f"{truth:.4f}", f"{truth:g}"}:
                 assert shown not in text.replace(f"{wrong:g}", ""), (check.__name__, shown)
     assert math.isfinite(pt.alpha_for_peak())
+
+
+def test_tau_between_two_slider_values_that_fires_13_times_is_accepted():
+    from ottt_edu.playground_tasks import _lif_spike_count, smallest_tau_with_spikes
+    truth = smallest_tau_with_spikes()
+    finer = [round(truth - 0.1 + 0.01 * i, 2) for i in range(1, 10)]
+    firing = [t for t in finer if _lif_spike_count(t) >= 13 and t < truth - 0.05]
+    assert firing, "the test needs a value between two slider steps that fires 13 times"
+    assert pt.check_lif_tau_for_spikes(firing[0]) is True
+
+
+def test_a_float32_answer_at_the_edge_is_accepted():
+    assert pt.check_lif_threshold_strength(torch.tensor(0.55)) is True

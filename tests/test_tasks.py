@@ -56,7 +56,9 @@ def test_an_unknown_notebook_is_a_one_line_error(capsys, monkeypatch):
 
 def test_notebook_names_resolve():
     assert [p.name for p in tasks.notebook_paths(["03"])] == ["03_replace_for_grad.ipynb"]
-    assert len(tasks.notebook_paths([])) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+    assert len(tasks.notebook_paths([])) == len(list((ROOT / "notebooks").rglob("[0-9][0-9]_*.ipynb")))
+    twin = tasks.notebook_paths(["notebooks/zh-CN/03_replace_for_grad.ipynb"])
+    assert [p.relative_to(ROOT).as_posix() for p in twin] == ["notebooks/zh-CN/03_replace_for_grad.ipynb"]
 
 
 @pytest.mark.parametrize("version,ok", [((3, 10, 13), False), ((3, 11, 0), True), ((3, 13, 1), True)])
