@@ -304,6 +304,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("submissions", type=Path)
     g.add_argument("--edition", choices=list(EDITIONS), default="en")
     g.add_argument("--csv", type=Path, default=Path("scores.csv"))
+    g.add_argument("--keep", type=Path, default=None,
+                   help="keep the nbgrader course here (autograded notebooks with their outputs "
+                        "in KEEP/<edition>/autograded/<student>/NN_name/) instead of a temporary folder")
     return p
 
 
@@ -316,7 +319,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 written = build_student_edition(edition, args.out)
                 print(f"{edition}: {len(written)} notebooks in {args.out / edition}")
         else:
-            rows = grade(args.submissions, args.edition)
+            rows = grade(args.submissions, args.edition, work=args.keep)
             write_csv(rows, args.csv)
             totals = [r for r in rows if r.exercise == "TOTAL"]
             print(f"graded {len(totals)} notebook(s) of "
