@@ -986,9 +986,11 @@ def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
                                    "参数没有变化：请在 T 个时间步之后调用 optimizer.step()。")
                     elif not any(torch.allclose(a, b, atol=1e-10)
                                  for a, b in zip(net.parameters(), ref.parameters())):
-                        hint += say(" Start with optimizer.zero_grad(): gradients from an earlier "
-                                    "batch are still there.",
-                                    "请先调用 optimizer.zero_grad()：之前一批数据的梯度还留着。")
+                        hint += say(" (If your update does not start with optimizer.zero_grad(), "
+                                    "add it: the checker leaves a stale gradient, as from an earlier "
+                                    "batch, in every parameter.)",
+                                    "（如果你的更新没有先调用 optimizer.zero_grad()，请加上：检查器会在"
+                                    "每个参数里留下一个旧梯度，就像上一批数据留下的那样。）")
                 _fail(name, say(f"{case}, parameter {pname}", f"{case}，参数 {pname}"), p_ref, p, hint)
             if isinstance(returned, torch.Tensor):
                 _fail(name, say(f"{case}, returned value", f"{case}，返回值"), ref_loss, returned,
