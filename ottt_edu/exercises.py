@@ -237,6 +237,20 @@ def assert_own_code(obj: Any, forbidden: Sequence[str] = LIBRARY_NAMES) -> None:
     return None  # nothing to show in the graded cell
 
 
+def _need_class(name: str, obj: Any, example: str) -> None:
+    """A build-it checker's argument must be the student's class, not an instance or a value."""
+    if isinstance(obj, nn.Module):
+        raise ExerciseError(say(f"{name}: pass the class itself (e.g. {name}({example})), not an "
+                                f"instance of it ({type(obj).__name__}(...)).",
+                                f"{name}：请传入类本身（例如 {name}({example})），而不是它的实例"
+                                f"（{type(obj).__name__}(...)）。"))
+    if not callable(obj):
+        raise ExerciseError(say(f"{name}: expected your class (e.g. {example}), got "
+                                f"{type(obj).__name__}.",
+                                f"{name}：需要你的类（例如 {example}），收到的是 "
+                                f"{type(obj).__name__}。"))
+
+
 def _correct(msg: str) -> bool:
     """Print the "Correct!" line; ``msg`` is already in the checkers' language (``say``)."""
     print(say(f"Correct! {msg}", f"正确！{msg}"))
@@ -1597,17 +1611,8 @@ def check_grad_with_trace(wrapper_class: Callable[[nn.Module], nn.Module]) -> bo
     over several steps, then inside an MLP and a CNN (training mode, where the wrapper is used)
     against the library, with the inputs left unchanged.
     """
-    if isinstance(wrapper_class, nn.Module):
-        raise ExerciseError(say(f"check_grad_with_trace: pass the class itself (e.g. check_grad_with_trace(MyClass)), not an "
-                                f"instance of it ({type(wrapper_class).__name__}(...)).",
-                                f"check_grad_with_trace：请传入类本身（例如 check_grad_with_trace(MyClass)），而不是它的实例"
-                                f"（{type(wrapper_class).__name__}(...)）。"))
     name = "check_grad_with_trace"
-    if not callable(wrapper_class):
-        raise ExerciseError(say(f"{name}: expected your class (e.g. MyGradwithTrace), got "
-                                f"{type(wrapper_class).__name__}.",
-                                f"{name}：需要你的类（例如 MyGradwithTrace），收到的是 "
-                                f"{type(wrapper_class).__name__}。"))
+    _need_class(name, wrapper_class, "MyGradwithTrace")
     gen = torch.Generator().manual_seed(42)
     try:
         specs = [("nn.Linear(3, 2)", lambda: nn.Linear(3, 2), (2, 3)),
@@ -1725,18 +1730,9 @@ def check_spike_trace_op(op_class: Callable[[nn.Module], nn.Module]) -> bool:
     Checked on ``nn.AvgPool2d(2)``, ``nn.Flatten()`` and a scaling, then inside CNNs with
     pooling and flatten (training mode, where the wrapper is used) against ``SpikeTraceOp``.
     """
-    if isinstance(op_class, nn.Module):
-        raise ExerciseError(say(f"check_spike_trace_op: pass the class itself (e.g. check_spike_trace_op(MyClass)), not an "
-                                f"instance of it ({type(op_class).__name__}(...)).",
-                                f"check_spike_trace_op：请传入类本身（例如 check_spike_trace_op(MyClass)），而不是它的实例"
-                                f"（{type(op_class).__name__}(...)）。"))
     from .spike_trace_op import SpikeTraceOp
     name = "check_spike_trace_op"
-    if not callable(op_class):
-        raise ExerciseError(say(f"{name}: expected your class (e.g. MySpikeTraceOp), got "
-                                f"{type(op_class).__name__}.",
-                                f"{name}：需要你的类（例如 MySpikeTraceOp），收到的是 "
-                                f"{type(op_class).__name__}。"))
+    _need_class(name, op_class, "MySpikeTraceOp")
     gen = torch.Generator().manual_seed(51)
     try:
         for i, (mname, m, shape) in enumerate([("nn.AvgPool2d(2)", nn.AvgPool2d(2), (2, 3, 4, 4)),
