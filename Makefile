@@ -8,9 +8,9 @@ PYTHON ?= python3
 ASKED := $(if $(filter command line environment,$(origin PYTHON)),--python $(PYTHON),)
 TASKS := $(PYTHON) tasks.py $(ASKED)
 
-.PHONY: lab test test-portable env sync notebooks notebook student grade zh figures bench-fast bench-memory bench-online bench-load check-lock lock clean
+.PHONY: lab test test-fast test-portable env sync notebooks notebook student grade zh figures bench-fast bench-memory bench-online bench-load check-lock lock clean
 
-lab test test-portable student env sync notebooks figures bench-fast bench-memory bench-online bench-load check-lock lock clean:
+lab test test-fast test-portable student env sync notebooks figures bench-fast bench-memory bench-online bench-load check-lock lock clean:
 	$(TASKS) $@
 
 # make notebook NB=04  (or NB="04 07"): restart-and-run-all in place, re-sync the .md twin

@@ -157,6 +157,15 @@ def test(args) -> None:
     _run([py, "-m", "pytest", *args.rest], cwd=ROOT)
 
 
+def test_fast(args) -> None:
+    """The unit tests without the notebooks (nbval off); arguments narrow it (a folder, -k EXPR)."""
+    py = ensure_env(args.python)
+    rest = list(args.rest)
+    named = any((ROOT / a.split("::")[0]).exists() for a in rest if not a.startswith("-"))
+    paths = [] if named else ["tests"]
+    _run([py, "-m", "pytest", "-o", "addopts=-p no:cacheprovider", *paths, *rest], cwd=ROOT)
+
+
 # Another CPU than the one the outputs were stored on: no vector instructions, two threads.
 PORTABLE_ENV = {"ATEN_CPU_CAPABILITY": "default", "OTTT_EDU_THREADS": "2", "MKL_CBWR": "COMPATIBLE"}
 
@@ -165,7 +174,7 @@ def test_portable(args) -> None:
     """Every notebook under nbval as on another CPU: the stored outputs must not change."""
     py = ensure_env(args.python)
     print("environment:", " ".join(f"{k}={v}" for k, v in PORTABLE_ENV.items()))
-    # The Chinese twins print the English numbers (tests/test_zh_twins.py): not run twice.
+    # The Chinese twins print the English numbers (tests/notebooks/test_zh_twins.py): not run twice.
     _run([py, "-m", "pytest", "notebooks", "--ignore=notebooks/zh-CN", *args.rest], cwd=ROOT,
          env={**os.environ, **PORTABLE_ENV})
 
@@ -337,6 +346,7 @@ COMMANDS = {
     "env": (lambda a: ensure_env(a.python), "create or update .venv from the lock"),
     "lab": (lab, "open JupyterLab on notebooks/ (extra arguments go to jupyter lab)"),
     "test": (test, "run every test: unit tests and all notebooks (extra arguments go to pytest)"),
+    "test-fast": (test_fast, "the unit tests only, no notebooks (extra arguments go to pytest)"),
     "test-portable": (test_portable, "every notebook under nbval with another CPU capability "
                                      "(ATEN_CPU_CAPABILITY=default) and 2 threads"),
     "sync": (sync, "re-sync .ipynb and .md twins (newest wins); give paths or none for all"),
@@ -357,7 +367,7 @@ COMMANDS = {
 
 
 # Commands whose further arguments go unchanged to the tool they run (pytest, jupyter lab, ...).
-PASS_THROUGH = ("env", "lab", "test", "test-portable", "student", "grade", "figures", "bench-fast", "bench-memory",
+PASS_THROUGH = ("env", "lab", "test", "test-fast", "test-portable", "student", "grade", "figures", "bench-fast", "bench-memory",
                 "bench-online", "bench-load", "check-lock", "lock", "clean")
 
 

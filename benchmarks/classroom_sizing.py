@@ -251,7 +251,7 @@ def warm_up() -> float:
 
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_code_cell(
-        "import torch, matplotlib.pyplot, ottt_edu, ottt_edu.widgets, sklearn.datasets"))
+        "import torch, matplotlib.pyplot, ottt_edu, ottt_edu.course.widgets, sklearn.datasets"))
     t0 = time.perf_counter()
     NotebookClient(nb, kernel_name=KERNEL, resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     return time.perf_counter() - t0

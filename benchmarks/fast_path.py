@@ -6,7 +6,7 @@ timed for four networks with the same layer sizes:
 
 - ``fast``      OTTTSequential(..., grad_path="fast")      (each layer runs once per step)
 - ``fast+fused`` the fast path with ``OTTTLIFNode(backend="inductor")`` neurons (each step's
-                charge/fire/reset/trace one ``torch.compile``-d kernel, ``ottt_edu.fused_lif``;
+                charge/fire/reset/trace one ``torch.compile``-d kernel, ``ottt_edu.neuron.fused_lif``;
                 compiled before timing, in the gradient sanity check; left out, with the
                 reason printed, where torch.compile cannot run)
 - ``two-pass``  OTTTSequential(..., grad_path="two_pass")  (SpikingJelly's reference)
@@ -51,7 +51,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ottt_edu import OTTTLIFNode, OTTTSequential, reset_net
-from ottt_edu.autograd_memory import SavedTensorMeter
+from ottt_edu.measure.autograd_memory import SavedTensorMeter
 from ottt_edu.neuron import LIFNode
 
 

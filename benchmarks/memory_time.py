@@ -6,7 +6,7 @@ unrolled over T, one ``backward()`` at the end); both networks have the same arc
 the same weights, and see the same batch of 8x8 digits (direct encoding).
 
 Memory, measured for real: ``saved`` is the peak number of bytes of tensors autograd keeps for
-backward during the iteration (``ottt_edu.autograd_memory.SavedTensorMeter``, on any device);
+backward during the iteration (``ottt_edu.measure.autograd_memory.SavedTensorMeter``, on any device);
 on CUDA also the peak allocated memory above the baseline (``torch.cuda.max_memory_allocated``).
 Time: both methods run once per round, in alternating order, and the median over the rounds is
 printed, so the ratio compares the two under the same machine load.

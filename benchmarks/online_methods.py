@@ -40,7 +40,7 @@ import torch
 
 from ottt_edu.measure import ALL_METHODS, methods_vs_T
 from ottt_edu.models import ModelConfig
-from ottt_edu.online_training import DEFAULT_FPTT_ALPHA
+from ottt_edu.train.online_steps import DEFAULT_FPTT_ALPHA
 
 NAMES = {"bptt": "BPTT", "ottt_a": "OTTT_A", "ottt_o": "OTTT_O", "sltt": "SLTT", "fptt": "FPTT"}
 

@@ -6,21 +6,19 @@ names and semantics, for the notebooks in ``notebooks/``.
 Reference: Xiao, Meng, Zhang, Wang, Lin, "Online Training Through Time for Spiking Neural
 Networks", NeurIPS 2022 (arXiv 2210.04195). Its relatives in SpikingJelly: ``SLTTLIFNode`` (Meng
 et al., ICCV 2023) and the training functions ``ottt_online_training`` and
-``fptt_online_training`` (Kag & Saligrama, ICML 2021), in ``ottt_edu.online_training``.
+``fptt_online_training`` (Kag & Saligrama, ICML 2021), in ``ottt_edu.functional.online_training``.
+
+The package is laid out by layer (CONTRIBUTING.md says the rules): the library a researcher
+reads (``layer``, ``neuron``, ``functional``, as SpikingJelly's ``activation_based`` paths),
+then ``data``, ``models``, ``train``, ``measure``, the plot helpers ``viz``, the course's tooling
+(``course``) and the classroom kit (``classroom``). Each layer imports only those before it.
 """
-from . import surrogate
 from .threads import apply_thread_policy as _apply_thread_policy
-from .dropout import Dropout
-from .grad_with_trace import GradwithTrace
-from .language import get_language, set_language
-from .memory import MemoryModule, detach_net, reset_net
-from .neuron import LIFNode, OTTTLIFNode, finite_check
-from .ottt_sequential import OTTTSequential
-from .replace_for_grad import ReplaceforGrad
-from .spike_trace_op import SpikeTraceOp
-from .sltt_neuron import SLTTLIFNode
-from .online_training import (fptt_online_training, fptt_online_training_init_w_ra,
-                              ottt_online_training)
+from .neuron import LIFNode, MemoryModule, OTTTLIFNode, SLTTLIFNode, finite_check, surrogate
+from .layer import Dropout, GradwithTrace, OTTTSequential, ReplaceforGrad, SpikeTraceOp
+from .functional import (detach_net, fptt_online_training, fptt_online_training_init_w_ra,
+                         ottt_online_training, reset_net)
+from .course.language import get_language, set_language
 
 __version__ = "0.1.0"
 

@@ -1,7 +1,7 @@
-"""``python -m ottt_edu train ...``: see ``ottt_edu.cli``."""
+"""``python -m ottt_edu train ...``: see ``ottt_edu.train.cli``."""
 import sys
 
-from .cli import main
+from .train.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -28,7 +28,7 @@ from matplotlib.collections import PathCollection
 from matplotlib.container import BarContainer
 from matplotlib.lines import Line2D
 
-from .surrogate import heaviside, sigmoid_surrogate_grad
+from .neuron.surrogate import heaviside, sigmoid_surrogate_grad
 
 __all__ = [
     "PALETTE",
@@ -253,7 +253,7 @@ def plot_surrogate(ax: Axes, alpha: float = 4.0, *, x_range: tuple[float, float]
     """The step ``H(x)``, its smooth stand-in ``sigmoid(alpha x)`` and the surrogate gradient.
 
     ``g'(x) = alpha sigmoid(alpha x)(1 - sigmoid(alpha x))`` peaks at ``alpha/4`` at ``x = 0``.
-    Computed with ``ottt_edu.surrogate`` so the curve is the library's own.
+    Computed with ``ottt_edu.neuron.surrogate`` so the curve is the library's own.
 
     Returns:
         ``{"step": Line2D (if show_step), "sigmoid": Line2D, "grad": Line2D}``.

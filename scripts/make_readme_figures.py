@@ -7,7 +7,7 @@ Usage (from the repository root)::
     .venv/bin/python scripts/make_readme_figures.py --out DIR  # somewhere else
     .venv/bin/python scripts/make_readme_figures.py --only lif_neuron_trace
 
-Each figure is the default-value figure of an explorer (``ottt_edu.explore``) or a plot helper
+Each figure is the default-value figure of an explorer (``ottt_edu.course.explore``) or a plot helper
 (``ottt_edu.viz``), so the README shows exactly what the notebooks show. Deterministic: seeded,
 and PNG metadata without a software version.
 """
@@ -24,7 +24,8 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from ottt_edu import explore, viz  # noqa: E402
+from ottt_edu import viz  # noqa: E402
+from ottt_edu.course import explore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DPI = 100

@@ -3,7 +3,7 @@
 Builds small cases (float64, weights and data from fixed formulas, no random numbers) and runs
 each with SpikingJelly and with ottt_edu: the same network, weights, data, optimizer and loss.
 Prints, per case and quantity, the largest absolute difference. ``--write-reference PATH``
-stores SpikingJelly's values as JSON; ``tests/test_spikingjelly_parity.py`` compares ottt_edu
+stores SpikingJelly's values as JSON; ``tests/functional/test_spikingjelly_parity.py`` compares ottt_edu
 with that file, so the test suite needs no SpikingJelly.
 
 Exits 0 with a message (and compares nothing) when SpikingJelly is not installed. Install it
@@ -14,7 +14,7 @@ in a separate environment, e.g.::
     /tmp/sjvenv/bin/pip install --no-deps spikingjelly==2.0.0 loguru
     PYTHONPATH=. /tmp/sjvenv/bin/python scripts/spikingjelly_parity.py
     PYTHONPATH=. /tmp/sjvenv/bin/python scripts/spikingjelly_parity.py \
-        --write-reference tests/spikingjelly_2.0.0_reference.json
+        --write-reference tests/functional/spikingjelly_2.0.0_reference.json
 
 (``spikingjelly.activation_based.learning`` imports ``torch.utils.tensorboard``, hence
 ``tensorboard``.)
@@ -193,7 +193,7 @@ def max_differences(a: dict, b: dict) -> dict[str, dict[str, float]]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--write-reference", metavar="PATH", default=None,
-                   help="write SpikingJelly's values as JSON (for tests/test_spikingjelly_parity.py)")
+                   help="write SpikingJelly's values as JSON (for tests/functional/test_spikingjelly_parity.py)")
     args = p.parse_args(argv)
     try:
         sj = spikingjelly_api()

@@ -189,7 +189,7 @@ def test_alpha_not_finite(alpha):
 
 
 def test_fused_backend_config_refuses_inf():
-    from ottt_edu.fused_lif import FusedLIFConfig
+    from ottt_edu.neuron.fused_lif import FusedLIFConfig
     with pytest.raises(ValueError, match="tau must be a finite number.*literal"):
         FusedLIFConfig(math.inf, False, 1.0, None, 4.0)
 
@@ -362,7 +362,7 @@ def first_spike_solution(x, tau, v_threshold):
 
 
 def test_exercise_answer_of_the_wrong_type():
-    from ottt_edu.exercises import ExerciseError, check_first_spike_time
+    from ottt_edu.course.exercises import ExerciseError, check_first_spike_time
     assert check_first_spike_time(first_spike_solution)
     as_text = lambda x, tau, th: None if first_spike_solution(x, tau, th) is None else str(first_spike_solution(x, tau, th))
     with pytest.raises(ExerciseError, match=r"returned str '\d+'; expected an int.*not str\(\.\.\.\)"):
@@ -378,20 +378,20 @@ def test_exercise_answer_of_the_wrong_type():
 # -- explorers ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("value", [math.nan, math.inf])
 def test_explorer_input_strength_not_finite(value):
-    from ottt_edu import explore
+    from ottt_edu.course import explore
     with pytest.raises(ValueError, match="simulate_lif: input_strength must be a finite number"):
         explore.simulate_lif(input_strength=value)
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf])
 def test_explorer_alpha_not_finite(value):
-    from ottt_edu import explore
+    from ottt_edu.course import explore
     with pytest.raises(ValueError, match="surrogate_curves: alpha must be a finite number"):
         explore.surrogate_curves(alpha=value)
 
 
 def test_explorer_other_parameters_not_finite():
-    from ottt_edu import explore
+    from ottt_edu.course import explore
     with pytest.raises(ValueError, match="simulate_lif: tau must be a finite number"):
         explore.simulate_lif(tau=math.inf)
     with pytest.raises(ValueError, match="x_max must be a finite number"):
@@ -476,7 +476,7 @@ def write_cifar(root, n=2):
 
 
 def test_cifar_corrupt_file(tmp_path):
-    from ottt_edu.cifar import read_cifar10_arrays
+    from ottt_edu.data.cifar import read_cifar10_arrays
     folder = write_cifar(tmp_path)
     (folder / "data_batch_3").write_bytes(b"\x00\x01 this is not a pickle")
     with pytest.raises(ValueError, match=r"data_batch_3 is not a valid CIFAR-10 batch.*extract https://\S+ into \S+ again"):
@@ -484,7 +484,7 @@ def test_cifar_corrupt_file(tmp_path):
 
 
 def test_cifar_truncated_file(tmp_path):
-    from ottt_edu.cifar import read_cifar10_arrays
+    from ottt_edu.data.cifar import read_cifar10_arrays
     folder = write_cifar(tmp_path)
     data = (folder / "test_batch").read_bytes()
     (folder / "test_batch").write_bytes(data[: len(data) // 2])
@@ -497,7 +497,7 @@ def test_cifar_wrongly_shaped_file(tmp_path):
 
     import numpy as np
 
-    from ottt_edu.cifar import read_cifar10_arrays
+    from ottt_edu.data.cifar import read_cifar10_arrays
     folder = write_cifar(tmp_path)
     with open(folder / "data_batch_2", "wb") as f:
         pickle.dump({b"labels": [1, 2], b"data": np.zeros((2, 1024), dtype=np.uint8)}, f, protocol=2)
@@ -508,7 +508,7 @@ def test_cifar_wrongly_shaped_file(tmp_path):
 def test_cifar_binary_file_of_the_wrong_size(tmp_path):
     import numpy as np
 
-    from ottt_edu.cifar import read_cifar10_arrays
+    from ottt_edu.data.cifar import read_cifar10_arrays
     folder = tmp_path / "cifar-10-batches-bin"
     folder.mkdir()
     for name in [f"data_batch_{k}.bin" for k in range(1, 6)] + ["test_batch.bin"]:
@@ -529,14 +529,14 @@ def run_config(**kw):
 
 def one_epoch_checkpoint(tmp_path, **kw):
     """A run directory holding epoch_0001.pt of a 2-epoch run (as if stopped after epoch 1)."""
-    from ottt_edu.run import RunOptions, run_training
+    from ottt_edu.train.run import RunOptions, run_training
     run_training(run_config(**kw), RunOptions(checkpoint_dir=str(tmp_path)),
                  on_epoch_end=lambda state: True)
     return tmp_path / "epoch_0001.pt"
 
 
 def rewrite(path, change):
-    from ottt_edu.checkpoint import load_checkpoint, save_checkpoint
+    from ottt_edu.train.checkpoint import load_checkpoint, save_checkpoint
     state = load_checkpoint(path)
     change(state)
     state.pop("format")
@@ -544,8 +544,8 @@ def rewrite(path, change):
 
 
 def test_resume_from_non_finite_weights(tmp_path):
-    from ottt_edu.checkpoint import CheckpointError
-    from ottt_edu.run import RunOptions, run_training
+    from ottt_edu.train.checkpoint import CheckpointError
+    from ottt_edu.train.run import RunOptions, run_training
     path = one_epoch_checkpoint(tmp_path)
     rewrite(path, lambda s: s["model"]["fc1.weight"].view(-1)[:3].fill_(math.nan))
     before = path.read_bytes()
@@ -555,8 +555,8 @@ def test_resume_from_non_finite_weights(tmp_path):
 
 
 def test_resume_epoch_count_contradicts_history(tmp_path):
-    from ottt_edu.checkpoint import CheckpointError
-    from ottt_edu.run import RunOptions, run_training
+    from ottt_edu.train.checkpoint import CheckpointError
+    from ottt_edu.train.run import RunOptions, run_training
     path = one_epoch_checkpoint(tmp_path)
     rewrite(path, lambda s: s["history"]["epoch"].append(2))
     with pytest.raises(CheckpointError, match=r"contradicts itself: it says 1 finished epoch\(s\), but its history holds \[1, 2\]"):
@@ -564,8 +564,8 @@ def test_resume_epoch_count_contradicts_history(tmp_path):
 
 
 def test_resume_epoch_count_beyond_the_runs_epochs(tmp_path):
-    from ottt_edu.checkpoint import CheckpointError, checkpoint_path
-    from ottt_edu.run import RunOptions, run_training
+    from ottt_edu.train.checkpoint import CheckpointError, checkpoint_path
+    from ottt_edu.train.run import RunOptions, run_training
     path = one_epoch_checkpoint(tmp_path, epochs=1)
 
     def three_epochs(s):
@@ -584,7 +584,7 @@ def fail_writes_after(monkeypatch, n_ok: int, errno_=28):
     import tempfile
     import types
 
-    from ottt_edu import checkpoint as ckpt
+    from ottt_edu.train import checkpoint as ckpt
     real_write, failing = ckpt.os.write, set()
     count = {"files": 0}
 
@@ -606,8 +606,8 @@ def fail_writes_after(monkeypatch, n_ok: int, errno_=28):
 
 
 def test_disk_full_while_saving_a_checkpoint(tmp_path, monkeypatch):
-    from ottt_edu.checkpoint import CheckpointError, load_checkpoint
-    from ottt_edu.run import RunOptions, run_training
+    from ottt_edu.train.checkpoint import CheckpointError, load_checkpoint
+    from ottt_edu.train.run import RunOptions, run_training
     fail_writes_after(monkeypatch, n_ok=1)
     with pytest.raises(CheckpointError, match=r"no space left on device while writing the checkpoint \S+epoch_0002.pt") as e:
         run_training(run_config(), RunOptions(checkpoint_dir=str(tmp_path)))
@@ -619,7 +619,7 @@ def test_disk_full_while_saving_a_checkpoint(tmp_path, monkeypatch):
 def test_disk_full_at_fsync_leaves_nothing_behind(tmp_path, monkeypatch):
     import errno
 
-    from ottt_edu import checkpoint as ckpt
+    from ottt_edu.train import checkpoint as ckpt
     (tmp_path / "old.json").write_text("previous")
 
     def fsync(fd):
@@ -639,7 +639,7 @@ TINY = ["train", "--hidden", "8", "--T", "1", "--epochs", "1", "--n-train", "32"
 
 def cli_error(argv, capsys, code):
     """Run the CLI, expect exit status ``code``; return the last stderr line (the error)."""
-    from ottt_edu.cli import main
+    from ottt_edu.train.cli import main
     if code == 2:
         with pytest.raises(SystemExit) as e:
             main(argv)
@@ -657,13 +657,13 @@ def cli_error(argv, capsys, code):
 @pytest.fixture
 def no_training(monkeypatch):
     """Fail the test if training starts: the CLI must refuse before."""
-    import ottt_edu.run
-    import ottt_edu.train
+    import ottt_edu.train.run
+    import ottt_edu.train.loops
 
     def trained(*a, **k):
         raise AssertionError("training started before the output paths were checked")
-    monkeypatch.setattr(ottt_edu.train, "fit", trained)
-    monkeypatch.setattr(ottt_edu.run, "run_training", trained)
+    monkeypatch.setattr(ottt_edu.train.loops, "fit", trained)
+    monkeypatch.setattr(ottt_edu.train.run, "run_training", trained)
 
 
 @pytest.mark.parametrize("option", ["--json", "--png"])
@@ -681,7 +681,7 @@ def test_cli_output_is_a_folder(option, tmp_path, capsys, no_training):
 
 @pytest.mark.parametrize("option", ["--json", "--png"])
 def test_cli_output_not_writable(option, tmp_path, capsys, monkeypatch, no_training):
-    import ottt_edu.cli as cli
+    import ottt_edu.train.cli as cli
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
@@ -703,7 +703,7 @@ def test_cli_checkpoint_dir_is_a_file(tmp_path, capsys, no_training):
 
 
 def test_run_training_checkpoint_dir_is_a_file(tmp_path):
-    from ottt_edu.run import RunOptions, run_training
+    from ottt_edu.train.run import RunOptions, run_training
     (tmp_path / "ckpt").write_text("x")
     with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
         run_training(run_config(), RunOptions(checkpoint_dir=str(tmp_path / "ckpt")))
@@ -718,8 +718,8 @@ def fit_result():
 
 @pytest.mark.parametrize("kind", ["json", "png"])
 def test_cli_outputs_are_written_atomically(kind, tmp_path, monkeypatch):
-    from ottt_edu import checkpoint as ckpt
-    from ottt_edu.cli import write_outputs
+    from ottt_edu.train import checkpoint as ckpt
+    from ottt_edu.train.cli import write_outputs
     target = tmp_path / f"out.{kind}"
     target.write_bytes(b"previous complete file")
 
@@ -778,23 +778,23 @@ def test_cli_poisson_with_normalised_cifar10_rejected_at_parse_time(capsys, no_t
 
 
 def test_cli_unexpected_error_is_one_line_without_traceback(capsys, monkeypatch):
-    import ottt_edu.train
+    import ottt_edu.train.loops
 
     def broken(*a, **k):
         raise RuntimeError("something deep\nwent wrong")
-    monkeypatch.setattr(ottt_edu.train, "fit", broken)
+    monkeypatch.setattr(ottt_edu.train.loops, "fit", broken)
     line = cli_error(TINY, capsys, 1)
     assert line.endswith("error: RuntimeError: something deep went wrong (run with --debug for the traceback)")
 
 
 @pytest.mark.parametrize("how", ["flag", "environment"])
 def test_cli_debug_shows_the_traceback(how, capsys, monkeypatch):
-    import ottt_edu.train
-    from ottt_edu.cli import DEBUG_ENV, main
+    import ottt_edu.train.loops
+    from ottt_edu.train.cli import DEBUG_ENV, main
 
     def broken(*a, **k):
         raise RuntimeError("something deep")
-    monkeypatch.setattr(ottt_edu.train, "fit", broken)
+    monkeypatch.setattr(ottt_edu.train.loops, "fit", broken)
     if how == "environment":
         monkeypatch.setenv(DEBUG_ENV, "1")
     with pytest.raises(RuntimeError, match="something deep"):
@@ -806,8 +806,8 @@ def test_checkpoints_of_two_runs_with_one_seed_hold_the_same_numpy_and_python_st
 
     import numpy as np
 
-    from ottt_edu.checkpoint import load_checkpoint
-    from ottt_edu.run import RunOptions, run_training
+    from ottt_edu.train.checkpoint import load_checkpoint
+    from ottt_edu.train.run import RunOptions, run_training
     states = []
     for noise in (1, 2):
         np.random.seed(noise), random.seed(noise)
@@ -831,11 +831,11 @@ def test_cli_bad_numbers_name_the_option(argv, phrase, capsys, no_training):
 
 
 def test_cli_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch):
-    import ottt_edu.train
+    import ottt_edu.train.loops
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(ottt_edu.train, "fit", interrupted)
-    from ottt_edu.cli import main
+    monkeypatch.setattr(ottt_edu.train.loops, "fit", interrupted)
+    from ottt_edu.train.cli import main
     assert main(TINY) == 130
     assert capsys.readouterr().err == "python -m ottt_edu train: interrupted\n"

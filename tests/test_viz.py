@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ottt_edu import viz
-from ottt_edu.surrogate import sigmoid_surrogate_grad
+from ottt_edu.neuron.surrogate import sigmoid_surrogate_grad
 
 
 @pytest.fixture

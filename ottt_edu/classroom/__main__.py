@@ -1,0 +1,60 @@
+"""``python -m ottt_edu.classroom student|grade``: the classroom kit's command line.
+
+    python -m ottt_edu.classroom student [--edition en|zh-CN|all] [--out release]
+    python -m ottt_edu.classroom grade SUBMISSIONS [--edition en|zh-CN] [--csv scores.csv]
+
+(``python tasks.py student`` and ``python tasks.py grade`` call these.) An error is one line on
+stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .editions import EDITIONS, ROOT, ClassroomError, build_student_edition
+from .grade import grade, write_csv
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ottt_edu.classroom",
+                                description="Student edition and autograding (nbgrader).")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("student", help="write the student edition to release/<edition>/")
+    s.add_argument("--edition", choices=[*EDITIONS, "all"], default="all")
+    s.add_argument("--out", type=Path, default=ROOT / "release")
+    g = sub.add_parser("grade", help="autograde SUBMISSIONS/<student>/NN_name.ipynb into a CSV")
+    g.add_argument("submissions", type=Path)
+    g.add_argument("--edition", choices=list(EDITIONS), default="en")
+    g.add_argument("--csv", type=Path, default=Path("scores.csv"))
+    g.add_argument("--keep", type=Path, default=None,
+                   help="keep the nbgrader course here (autograded notebooks with their outputs "
+                        "in KEEP/<edition>/autograded/<student>/NN_name/) instead of a temporary folder")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "student":
+            editions = list(EDITIONS) if args.edition == "all" else [args.edition]
+            for edition in editions:
+                written = build_student_edition(edition, args.out)
+                print(f"{edition}: {len(written)} notebooks in {args.out / edition}")
+        else:
+            rows = grade(args.submissions, args.edition, work=args.keep)
+            write_csv(rows, args.csv)
+            totals = [r for r in rows if r.exercise == "TOTAL"]
+            print(f"graded {len(totals)} notebook(s) of "
+                  f"{len({r.student for r in totals})} student(s): {args.csv}")
+            for r in totals:
+                if r.note:
+                    print(f"  {r.student} / {r.notebook}: {r.note}")
+    except ClassroomError as e:
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The classroom kit's editions: the nbgrader course the notebooks are, and the student edition.
+
+The notebooks in ``notebooks/`` (and their Chinese twins in ``notebooks/zh-CN/``) are
+nbgrader *source* notebooks: each exercise's answer sits between ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` in a solution cell, each checker call is a graded, read-only test cell with
+points (some with ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS``), and each notebook's
+setup cell is read-only. :func:`build_student_edition` runs nbgrader's ``generate_assignment``
+on every notebook: answers become ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, hidden
+tests and outputs go, and the results are written flat to ``release/<edition>/NN_name.ipynb``.
+
+学生版: 用 nbgrader 把答案替换为 ``raise NotImplementedError()``, 删除隐藏测试与输出。
+
+Reference: nbgrader 0.9 (https://nbgrader.readthedocs.io), ``generate_assignment``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+EDITIONS = {"en": ROOT / "notebooks", "zh-CN": ROOT / "notebooks" / "zh-CN"}
+#: Longest a single cell may run while grading. The slowest cell of the course took 37.6 s
+#: under nbval on the course machine (2 cores; notebook 10's SLTT/FPTT sweep); 300 s is 8x that,
+#: room for a loaded machine, and stops a submission that loops forever.
+CELL_TIMEOUT_S = 300
+
+
+class ClassroomError(Exception):
+    """Bad input to a classroom command: the message says what and how to fix it."""
+
+
+@dataclass(frozen=True)
+class CourseConfig:
+    """Where the throwaway nbgrader course lives and how it runs the notebooks."""
+
+    root: Path
+    edition: str = "en"
+    cell_timeout_s: int = CELL_TIMEOUT_S
+
+    def nbgrader_config(self):  # -> traitlets.config.Config
+        from traitlets.config import Config
+
+        c = Config()
+        c.CourseDirectory.root = str(self.root)
+        c.CourseDirectory.course_id = f"ottt_edu-{self.edition}"
+        # Run in this interpreter's own kernel, wherever the course kernel is registered or not.
+        c.Execute.kernel_name = "python3"
+        c.Execute.timeout = self.cell_timeout_s
+        c.Execute.allow_errors = True
+        c.OverwriteCells.add_missing_cells = True  # a deleted test cell is put back and run
+        c.Exchange.root = str(self.root / "exchange")
+        return c
+
+
+def _need_nbgrader() -> None:
+    # nbgrader runs the ``alembic`` command beside this interpreter (``.venv/bin``, or
+    # ``Scripts`` on Windows), which is not on PATH when .venv's python is called directly.
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+    try:
+        import nbgrader  # noqa: F401
+    except ImportError as e:  # pragma: no cover - the lock installs it
+        raise ClassroomError("nbgrader is not installed: run `python tasks.py env` (it installs "
+                             "the project's lock, nbgrader included).") from e
+
+
+def source_notebooks(edition: str) -> list[Path]:
+    """The teacher edition's notebooks of ``edition`` ("en" or "zh-CN"), in course order."""
+    if edition not in EDITIONS:
+        raise ClassroomError(f"unknown edition {edition!r}; choose one of {', '.join(EDITIONS)}")
+    found = sorted(EDITIONS[edition].glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise ClassroomError(f"no notebooks in {EDITIONS[edition]}")
+    return found
+
+
+def _api(config: CourseConfig):
+    from nbgrader.apps import NbGraderAPI
+
+    return NbGraderAPI(config=config.nbgrader_config())
+
+
+def _ok(result: dict, what: str) -> None:
+    if not result.get("success"):
+        raise ClassroomError(f"nbgrader {what} failed:\n{result.get('error') or result.get('log')}")
+
+
+def prepare_course(config: CourseConfig, notebooks: Iterable[Path]) -> list[str]:
+    """Lay out ``source/<stem>/<stem>.ipynb`` in the course and generate each assignment.
+
+    Returns the assignment ids (the notebooks' stems, e.g. ``03_replace_for_grad``)."""
+    _need_nbgrader()
+    ids = []
+    api = _api(config)
+    for nb in notebooks:
+        folder = config.root / "source" / nb.stem
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(nb, folder / nb.name)
+        _ok(api.generate_assignment(nb.stem, force=True, create=True), f"generate_assignment {nb.stem}")
+        ids.append(nb.stem)
+    return ids
+
+
+def build_student_edition(edition: str = "en", out: Path = ROOT / "release",
+                          work: Optional[Path] = None) -> list[Path]:
+    """Write the student edition of ``edition`` to ``out/<edition>/NN_name.ipynb``; return the paths."""
+    notebooks = source_notebooks(edition)
+    target = Path(out) / edition
+    with tempfile.TemporaryDirectory(prefix="ottt-course-") as tmp:
+        config = CourseConfig(root=Path(work or tmp) / edition, edition=edition)
+        ids = prepare_course(config, notebooks)
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        written = []
+        for stem in ids:
+            src = config.root / "release" / stem / f"{stem}.ipynb"
+            dst = target / f"{stem}.ipynb"
+            shutil.copyfile(src, dst)
+            written.append(dst)
+    return written
+
+
+# -- grading ----------------------------------------------------------------------------------

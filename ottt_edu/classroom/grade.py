@@ -1,0 +1,174 @@
+"""The classroom kit's grading: autograde a folder of submissions into one CSV row per graded cell.
+
+:func:`grade` copies a folder of submissions (``SUBMISSIONS/<student>/NN_name.ipynb``) into a
+throwaway nbgrader course, runs ``autograde`` (locked cells and hidden tests are restored from
+the source, deleted test cells are added back) and returns one row per graded cell, with a
+total per notebook and a note on any read-only or test cell the student changed or deleted;
+:func:`write_csv` writes them.
+
+自动评分: 每个评分单元格一行 CSV, 每个笔记本一行总分, 并注明学生改动或删除的只读单元格。
+
+Reference: nbgrader 0.9 (https://nbgrader.readthedocs.io), ``autograde``.
+"""
+from __future__ import annotations
+
+import csv
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .editions import ClassroomError, CourseConfig, _api, prepare_course, source_notebooks
+
+@dataclass
+class CellScore:
+    """One graded cell of one student's notebook."""
+
+    student: str
+    notebook: str
+    exercise: str
+    score: float
+    max_score: float
+    note: str = ""
+
+
+@dataclass
+class Tampering:
+    """Read-only or test cells a submission changed or deleted (nbgrader restores them)."""
+
+    deleted: list = field(default_factory=list)
+    edited: list = field(default_factory=list)
+
+    def note(self) -> str:
+        parts = [f"deleted {g} (put back for grading)" for g in self.deleted]
+        parts += [f"edited read-only {g} (restored for grading)" for g in self.edited]
+        return "; ".join(parts)
+
+
+def find_tampering(release_nb: Path, submitted_nb: Path) -> Tampering:
+    """Compare a submission's locked cells with the student edition it was made from."""
+    import nbformat
+    from nbgrader import utils
+
+    def locked(nb) -> dict:
+        return {c.metadata.nbgrader["grade_id"]: c for c in nb.cells
+                if utils.is_locked(c) or utils.is_grade(c)}
+
+    released = locked(nbformat.read(release_nb, as_version=4))
+    submitted = locked(nbformat.read(submitted_nb, as_version=4))
+    found = Tampering()
+    for grade_id, cell in released.items():
+        if grade_id not in submitted:
+            found.deleted.append(grade_id)
+        elif utils.compute_checksum(submitted[grade_id]) != cell.metadata.nbgrader["checksum"]:
+            found.edited.append(grade_id)
+    return found
+
+
+def collect_submissions(folder: Path, known: Sequence[str]) -> dict[tuple[str, str], Path]:
+    """``{(student, stem): notebook}`` from ``folder/<student>/<stem>.ipynb`` (or nbgrader's
+    ``folder/<student>/<stem>/<stem>.ipynb``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ClassroomError(f"{folder} is not a folder; give the folder that holds one "
+                             "sub-folder per student, each with that student's NN_name.ipynb files")
+    found: dict[tuple[str, str], Path] = {}
+    for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for nb in sorted(student_dir.rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in nb.parts:
+                continue
+            if nb.stem not in known:
+                raise ClassroomError(f"{nb}: {nb.stem!r} is not a notebook of the course; name "
+                                     f"each submission after its notebook, e.g. {known[0]}.ipynb")
+            found[(student_dir.name, nb.stem)] = nb
+    if not found:
+        raise ClassroomError(f"no submissions in {folder}: expected {folder}/<student>/"
+                             f"NN_name.ipynb")
+    return found
+
+
+def _zero_reasons(autograded: Path) -> dict[str, str]:
+    """``{grade_id: why}`` for the graded cells of an autograded notebook that lost points: the
+    error they raised (first line) or the first line they wrote to stderr ("Not attempted yet")."""
+    import nbformat
+
+    if not autograded.exists():
+        return {}
+    found = {}
+    for cell in nbformat.read(autograded, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade") or cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                first = (str(out.evalue).strip().splitlines() or [""])[0]
+                found[meta["grade_id"]] = f"{out.ename}: {first}"[:300]
+                break
+            if out.output_type == "stream" and out.name == "stderr" and out.text.strip():
+                found.setdefault(meta["grade_id"], out.text.strip().splitlines()[0][:300])
+    return found
+
+
+def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None) -> list[CellScore]:
+    """Autograde every submission in ``submissions``; one :class:`CellScore` per graded cell and
+    one ``TOTAL`` row per notebook (its note lists tampering and grading errors)."""
+    import nbformat
+    from nbgrader.api import Gradebook, MissingEntry
+
+    notebooks = {p.stem: p for p in source_notebooks(edition)}
+    subs = collect_submissions(submissions, list(notebooks))
+    rows: list[CellScore] = []
+    with tempfile.TemporaryDirectory(prefix="ottt-grade-") as tmp:
+        config = CourseConfig(root=Path(work or tmp) / edition, edition=edition)
+        needed = sorted({stem for _, stem in subs})
+        prepare_course(config, [notebooks[s] for s in needed])
+        api = _api(config)
+        problems: dict[tuple[str, str], str] = {}
+        for (student, stem), path in sorted(subs.items()):
+            note = []
+            try:
+                nbformat.read(path, as_version=4)
+            except Exception as e:  # not a notebook at all: zero, and say why
+                problems[(student, stem)] = f"not a readable notebook ({type(e).__name__}: {e})"
+                continue
+            dest = config.root / "submitted" / student / stem
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest / f"{stem}.ipynb")
+            tampering = find_tampering(config.root / "release" / stem / f"{stem}.ipynb", path)
+            if tampering.note():
+                note.append(tampering.note())
+            result = api.autograde(stem, student, force=True, create=True)
+            if not result.get("success"):
+                note.append("autograde failed: " + " ".join(str(result.get("error")).split())[:300])
+            problems[(student, stem)] = "; ".join(note)
+        reasons = {key: _zero_reasons(config.root / "autograded" / key[0] / key[1] / f"{key[1]}.ipynb")
+                   for key in subs}
+        with Gradebook(f"sqlite:///{config.root / 'gradebook.db'}") as gb:
+            for (student, stem) in sorted(subs):
+                nb_model = gb.find_notebook(stem, stem)
+                total = max_total = 0.0
+                for cell in sorted(nb_model.grade_cells, key=lambda c: c.id):
+                    try:
+                        g = gb.find_grade(cell.name, stem, stem, student)
+                        score = float(g.score or 0.0)
+                    except MissingEntry:
+                        score = 0.0
+                    why = reasons[(student, stem)].get(cell.name, "") if score < cell.max_score else ""
+                    rows.append(CellScore(student, stem, cell.name, score, float(cell.max_score), why))
+                    total += score
+                    max_total += float(cell.max_score)
+                rows.append(CellScore(student, stem, "TOTAL", total, max_total,
+                                      problems.get((student, stem), "")))
+    return rows
+
+
+def write_csv(rows: Sequence[CellScore], path: Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "notebook", "exercise", "score", "max_score", "note"])
+        for r in rows:
+            w.writerow([r.student, r.notebook, r.exercise, f"{r.score:g}", f"{r.max_score:g}", r.note])
+
+
+# -- command line -----------------------------------------------------------------------------

@@ -1,0 +1,255 @@
+"""What every exercise checker shares (notebooks 01-06).
+
+``ExerciseError`` (a wrong answer), the "not attempted yet" path (an answer that still raises
+``NotImplementedError``), the short value text of the messages (``_fmt``), calling the
+student's function (``_call``), ``answer_value`` (an answer given as a zero-argument function),
+``assert_own_code`` with ``LIBRARY_NAMES`` (the hidden test that a build-it answer is not the
+library, nor calls it), and the small checks of an answer's type, shape and dtype
+(``_need_class``, ``_need_tensor``, ``_need_dtype``) with the ``Correct!`` / wrong-answer
+lines (``_correct``, ``_fail``). Every message is in English and Chinese (``say``).
+
+Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks", NeurIPS 2022
+(arXiv 2210.04195).
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import sys
+import textwrap
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+from torch import nn
+
+from ..language import say
+
+__all__ = ["ExerciseError", "answer_value", "assert_own_code", "LIBRARY_NAMES"]
+
+
+class ExerciseError(AssertionError):
+    """A wrong answer to an exercise; the message says which case failed and gives a hint."""
+
+
+class _NotAttempted(Exception):
+    """Internal: the answer still raises ``NotImplementedError``."""
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+def _fmt(x: Any) -> str:
+    """Short, rounded, address-free text for a value in an error message."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach()
+        if x.numel() <= 8:
+            vals = [round(float(v), 4) for v in x.reshape(-1)]
+            return say(f"tensor of shape {tuple(x.shape)} with values {vals}",
+                       f"形状为 {tuple(x.shape)} 的张量，值为 {vals}")
+        first = [round(float(v), 4) for v in x.reshape(-1)[:6]]
+        return say(f"tensor of shape {tuple(x.shape)} (first values {first} ...)",
+                   f"形状为 {tuple(x.shape)} 的张量（前几个值为 {first} ...）")
+    if isinstance(x, float):
+        return f"{x:.4f}"
+    return repr(x) if isinstance(x, (int, str, type(None), list, tuple)) else type(x).__name__
+
+
+def _call(name: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call the student's ``fn``; turn ``NotImplementedError`` into "not attempted"."""
+    if not callable(fn):
+        raise ExerciseError(say(
+            f"{name}: expected a function, got {type(fn).__name__}. Pass the function itself, "
+            f"e.g. check(my_fn), not check(my_fn(...)).",
+            f"{name}：需要一个函数，收到的是 {type(fn).__name__}。请传入函数本身，例如 "
+            f"check(my_fn)，而不是 check(my_fn(...))。"
+        ))
+    try:
+        return fn(*args)
+    except NotImplementedError as e:
+        raise _NotAttempted() from e
+
+
+def _not_attempted(what: str) -> bool:
+    # To stderr: it stands out in the notebook, and nbgrader's autograder scores a graded cell
+    # that writes to stderr with zero points (``nbgrader.utils.determine_grade``), while "Run all"
+    # goes on to the end.
+    print(say(
+        f"Not attempted yet: {what} still raises NotImplementedError. Replace that line with your "
+        f"code and run the cell again, then this one. (The rest of the notebook does not use your "
+        f"answer, so it runs on.)",
+        f"尚未作答：{what} 仍会抛出 NotImplementedError。请把那一行替换为你的代码，重新运行那个"
+        f"单元格，再运行本单元格。（笔记本的其余部分不使用你的答案，会继续运行。）",
+    ), file=sys.stderr)
+    return False
+
+
+def answer_value(name: str, answer: Any) -> Any:
+    """The answer itself, or what a zero-argument answer function returns.
+
+    The student edition asks for such answers as ``def my_answer(): ...; return value`` (its
+    body is ``raise NotImplementedError()`` until answered); a ``NotImplementedError`` from it
+    means "not attempted", like ``None``.
+    """
+    if callable(answer):
+        try:
+            return answer()
+        except NotImplementedError:
+            return None
+        except TypeError as e:
+            raise ExerciseError(say(f"{name}: call your answer function with no arguments failed "
+                                    f"({e}); write it as def my_answer(): ... return value.",
+                                    f"{name}：不带参数调用你的答案函数失败 ({e})；请写成 "
+                                    f"def my_answer(): ... return value 的形式。")) from e
+    return answer
+
+
+#: The library's names that a build-it exercise must not hand in or call (hidden tests).
+LIBRARY_NAMES = ("ReplaceforGrad", "GradwithTrace", "SpikeTraceOp", "OTTTSequential",
+                 "OTTTLIFNode", "LIFNode", "SLTTLIFNode", "ottt_edu")
+
+
+def _functions_of(obj: Any) -> list[Callable[..., Any]]:
+    if inspect.isclass(obj):
+        return [f for f in vars(obj).values()
+                if inspect.isfunction(f) or isinstance(f, (staticmethod, classmethod))]
+    return [obj]
+
+
+def _names_used(code: Any) -> set[str]:
+    """Global names a code object (and the functions nested in it) looks up."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _names_used(const)
+    return names
+
+
+def _library_use(fn: Callable[..., Any], used: str, forbidden: Sequence[str]) -> Optional[str]:
+    """How ``fn`` reaches the library through the global (or attribute) name ``used``, or None."""
+    if used in forbidden:
+        return used
+    target = fn.__globals__.get(used)
+    module = getattr(target, "__module__", None) or getattr(target, "__name__", None) or ""
+    if not isinstance(module, str) or not module.startswith("ottt_edu"):
+        return None
+    real = getattr(target, "__name__", used)
+    if module.startswith("ottt_edu.course.reference") or real in forbidden:
+        return f"{used} ({module}.{real})" if real != module else f"{used} ({module})"
+    return None
+
+
+def _called_names(source: str) -> list[tuple[str, list[str]]]:
+    """For every call in ``source``: (the root name, the attribute names on the way)."""
+    calls = []
+    for node in ast.walk(ast.parse(textwrap.dedent(source))):
+        if isinstance(node, ast.Call):
+            func, attrs = node.func, []
+            while isinstance(func, (ast.Attribute, ast.Call, ast.Subscript)):
+                if isinstance(func, ast.Attribute):
+                    attrs.append(func.attr)
+                func = func.func if isinstance(func, ast.Call) else func.value
+            if isinstance(func, ast.Name):
+                calls.append((func.id, attrs))
+    return calls
+
+
+def assert_own_code(obj: Any, forbidden: Sequence[str] = LIBRARY_NAMES) -> None:
+    """Raise ``ExerciseError`` if ``obj`` (a function or a class) is, inherits from, or *calls*
+    one of the library names in ``forbidden`` (or anything of ``ottt_edu.course.reference``) instead of
+    doing the work itself.
+
+    The graded cells call it before the checker: the checker compares with the library, so
+    handing in the library (or a wrapper of it) would pass it. It looks at the classes in the MRO
+    and at every call in the source of every function and method, aliases included (``mr =
+    memory_ratio; mr()``); naming the library otherwise (``isinstance(m, OTTTSequential)``, a
+    comment, a docstring) is fine. Without source (code made by ``exec``) every global name the
+    code looks up counts.
+    """
+    name = "assert_own_code"
+    if inspect.isclass(obj):
+        for base in obj.__mro__[1:]:
+            if base.__module__.startswith("ottt_edu"):
+                raise ExerciseError(say(f"{name}: {obj.__name__} inherits from the library's "
+                                        f"{base.__name__}; build it from torch alone.",
+                                        f"{name}：{obj.__name__} 继承了库中的 {base.__name__}；"
+                                        f"请只用 torch 自己实现。"))
+    if (getattr(obj, "__module__", None) or "").startswith("ottt_edu"):
+        raise ExerciseError(say(f"{name}: this is the library's own {getattr(obj, '__name__', obj)}, "
+                                f"not yours; hand in the function or class you wrote.",
+                                f"{name}：这是库自带的 {getattr(obj, '__name__', obj)}，不是你写的；"
+                                f"请提交你自己编写的函数或类。"))
+    for fn in _functions_of(obj):
+        fn = getattr(fn, "__func__", fn)
+        try:
+            calls = _called_names(inspect.getsource(fn))
+        except (OSError, TypeError, SyntaxError):  # no source: every global name counts
+            calls = [(used, []) for used in sorted(_names_used(fn.__code__))]
+        for root, attrs in calls:
+            how = _library_use(fn, root, forbidden) or next(
+                (a for a in attrs if a in forbidden), None)
+            if how:
+                raise ExerciseError(say(f"{name}: {fn.__qualname__} calls {how} from the "
+                                        f"library; the exercise is to write it yourself.",
+                                        f"{name}：{fn.__qualname__} 调用了库中的 {how}；"
+                                        f"本练习要求你自己编写。"))
+    return None  # nothing to show in the graded cell
+
+
+def _need_class(name: str, obj: Any, example: str) -> None:
+    """A build-it checker's argument must be the student's class, not an instance or a value."""
+    if isinstance(obj, nn.Module):
+        raise ExerciseError(say(f"{name}: pass the class itself (e.g. {name}({example})), not an "
+                                f"instance of it ({type(obj).__name__}(...)).",
+                                f"{name}：请传入类本身（例如 {name}({example})），而不是它的实例"
+                                f"（{type(obj).__name__}(...)）。"))
+    if not callable(obj):
+        raise ExerciseError(say(f"{name}: expected your class (e.g. {example}), got "
+                                f"{type(obj).__name__}.",
+                                f"{name}：需要你的类（例如 {example}），收到的是 "
+                                f"{type(obj).__name__}。"))
+
+
+def _correct(msg: str) -> bool:
+    """Print the "Correct!" line; ``msg`` is already in the checkers' language (``say``)."""
+    print(say(f"Correct! {msg}", f"正确！{msg}"))
+    return True
+
+
+def _fail(exercise: str, case: str, expected: Any, got: Any, hint: str) -> None:
+    raise ExerciseError(say(
+        f"{exercise}: wrong answer for {case}.\n"
+        f"  expected: {_fmt(expected)}\n"
+        f"  got:      {_fmt(got)}\n"
+        f"  hint: {hint}",
+        f"{exercise}：{case}，答案错误。\n"
+        f"  期望值：{_fmt(expected)}\n"
+        f"  实际值：{_fmt(got)}\n"
+        f"  提示：{hint}"
+    ))
+
+
+def _need_tensor(exercise: str, case: str, got: Any, shape: tuple[int, ...]) -> torch.Tensor:
+    if not isinstance(got, torch.Tensor):
+        raise ExerciseError(say(
+            f"{exercise}: for {case} your function returned {type(got).__name__}, expected a "
+            f"torch.Tensor of shape {shape}.",
+            f"{exercise}：{case}：你的函数返回了 {type(got).__name__}，应返回形状为 "
+            f"{shape} 的 torch.Tensor。"
+        ))
+    if tuple(got.shape) != shape:
+        raise ExerciseError(say(
+            f"{exercise}: for {case} your function returned shape {tuple(got.shape)}, expected "
+            f"{shape}.",
+            f"{exercise}：{case}：你的函数返回的形状是 {tuple(got.shape)}，应为 {shape}。"
+        ))
+    return got
+
+def _need_dtype(exercise: str, case: str, got: torch.Tensor, dtype: torch.dtype) -> None:
+    """Raise if the answer's dtype is not the input's (a stray ``.float()`` / ``.double()``)."""
+    if got.dtype != dtype:
+        g, w = str(got.dtype).replace("torch.", ""), str(dtype).replace("torch.", "")
+        cast = ".float()" if got.dtype == torch.float32 else f".to({g})"
+        raise ExerciseError(say(
+            f"{exercise}: for {case} your answer is {g}, the input is {w}.\n"
+            f"  hint: your answer is {g} for {w} input: keep the input's dtype (no {cast}).",
+            f"{exercise}：{case}：你的答案是 {g}，而输入是 {w}。\n"
+            f"  提示：输入为 {w} 时你的答案是 {g}：请保持输入的 dtype（不要用 {cast}）。"
+        ))

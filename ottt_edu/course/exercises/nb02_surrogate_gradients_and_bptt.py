@@ -1,0 +1,86 @@
+"""The exercise of notebook 02 (surrogate gradients and BPTT): a surrogate spike by detach.
+
+``check_surrogate_spike`` checks ``fn(x, alpha) -> spike``: the exact step ``heaviside(x)``
+as the value and the gradient of ``sigmoid(alpha x)``, as
+``ottt_edu.neuron.surrogate.Sigmoid(alpha)`` gives, on seeded inputs (``x = 0`` included) and
+``alpha`` in ``{1, 4, 10}``.
+
+Reference: Xiao et al., "Online Training Through Time for Spiking Neural Networks", NeurIPS 2022
+(arXiv 2210.04195).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ...neuron.surrogate import Sigmoid
+from ..language import say
+from .core import _NotAttempted, _call, _correct, _fail, _need_tensor, _not_attempted
+
+__all__ = ["check_surrogate_spike"]
+
+
+# -- 02: surrogate spike with detach ----------------------------------------------------------
+def check_surrogate_spike(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool:
+    """Check ``fn(x, alpha) -> spike`` (notebook 02): step forward, sigmoid-surrogate backward.
+
+    The output's value must equal ``heaviside(x)`` exactly (1 where ``x >= 0``) and its
+    gradient must be ``alpha sigmoid(alpha x)(1 - sigmoid(alpha x))``, as for
+    ``ottt_edu.neuron.surrogate.Sigmoid(alpha)``. Checked for several seeded ``x`` (including
+    ``x = 0``) and ``alpha`` in ``{1, 4, 10}``.
+    """
+    name = "check_surrogate_spike"
+    gen = torch.Generator().manual_seed(2)
+    try:
+        for i, alpha in enumerate([4.0, 1.0, 10.0]):
+            x = (2.0 * torch.rand(3, 5, generator=gen, dtype=torch.float64) - 1.0)
+            x[0, 0] = 0.0
+            x_ref = x.clone().requires_grad_(True)
+            ref = Sigmoid(alpha)(x_ref)
+            w = torch.rand(3, 5, generator=gen, dtype=torch.float64)
+            (ref * w).sum().backward()
+            x_in = x.clone().requires_grad_(True)
+            case = say(f"case {i} (alpha={alpha}, x of shape (3, 5))",
+                       f"用例 {i} (alpha={alpha}, x 的形状为 (3, 5))")
+            got = _need_tensor(name, case, _call(name, fn, x_in, alpha), (3, 5))
+            if not torch.equal(got.detach().to(ref.dtype), ref.detach()):
+                hint = say("the forward value must be the exact step: 1.0 where x >= 0 (x = 0 "
+                           "included), 0.0 elsewhere. A value like sigmoid(alpha x) + ... - ... "
+                           "can be off by rounding: keep the exact step as the value and add a term that is "
+                           "zero in value but carries the smooth function's gradient.",
+                           "前向值必须严格等于阶跃函数：x >= 0 处（包括 x = 0）为 1.0，其余位置为 "
+                           "0.0。像 sigmoid(alpha x) + ... - ... 这样的值可能有舍入误差：以严格的阶跃作为值，"
+                           "再加上一项数值为零、但带有平滑函数梯度的项。")
+                if float(got.detach()[0, 0]) == 0.0:
+                    hint = say("at x = 0 the spike is 1 (SpikingJelly fires when v >= v_threshold).",
+                               "在 x = 0 处脉冲为 1（SpikingJelly 在 v >= v_threshold 时发放）。")
+                _fail(name, case + say(", forward value", "，前向值"), ref, got, hint)
+            if got.grad_fn is None:
+                _fail(name, case + say(", gradient", "，梯度"),
+                      say("an output with a graph (grad_fn)", "带计算图 (grad_fn) 的输出"),
+                      say("no graph", "没有计算图"),
+                      say("everything was detached; keep one term with a graph, e.g. "
+                          "sigmoid(alpha * x) - sigmoid(alpha * x).detach().",
+                          "所有项都被分离了；请保留一个带计算图的项，例如 "
+                          "sigmoid(alpha * x) - sigmoid(alpha * x).detach()。"))
+            (got * w).sum().backward()
+            if x_in.grad is None:
+                _fail(name, case + say(", gradient", "，梯度"), x_ref.grad, None,
+                      say("no gradient reached x: the surviving term must depend on x.",
+                          "没有梯度传到 x：保留下来的那一项必须依赖于 x。"))
+            if not torch.allclose(x_in.grad.to(x_ref.grad.dtype), x_ref.grad, atol=1e-6, rtol=1e-5):
+                hint = say("the gradient must be that of sigmoid(alpha * x), not of the step.",
+                           "梯度必须是 sigmoid(alpha * x) 的梯度，而不是阶跃函数的梯度。")
+                plain = torch.sigmoid(x) * (1 - torch.sigmoid(x)) * w
+                if torch.allclose(x_in.grad.to(plain.dtype), plain, atol=1e-6):
+                    hint = say("you used sigmoid(x); the surrogate is sigmoid(alpha * x).",
+                               "你用的是 sigmoid(x)；替代函数是 sigmoid(alpha * x)。")
+                _fail(name, case + say(", gradient dL/dx", "，梯度 dL/dx"), x_ref.grad, x_in.grad,
+                      hint)
+    except _NotAttempted:
+        return _not_attempted(say("your surrogate_spike", "你的 surrogate_spike"))
+    return _correct(say("step forward and sigmoid-surrogate backward match surrogate.Sigmoid "
+                        "for alpha = 4, 1 and 10.",
+                        "前向为阶跃、反向为 sigmoid 替代梯度，在 alpha = 4、1 和 10 时都与 "
+                        "surrogate.Sigmoid 一致。"))
