@@ -181,25 +181,64 @@ def test_portable(args) -> None:
 
 # --------------------------------------------------------------------------- notebooks
 
+TEMPORARY_MARKS = ("_tmp_jupytext_", ".ottt-tmp")  # leftovers of an interrupted write
+
+
+def _every_notebook() -> list[Path]:
+    return sorted(p for d in NOTEBOOK_DIRS for p in d.glob("[0-9][0-9]_*.ipynb")
+                  if not any(mark in p.name for mark in TEMPORARY_MARKS))
+
+
 def notebook_paths(names: list[str]) -> list[Path]:
-    """``["04"]`` -> ``[notebooks/04_....ipynb]``; no names -> every notebook."""
-    every = sorted(p for d in NOTEBOOK_DIRS for p in d.glob("[0-9][0-9]_*.ipynb"))
+    """``["04"]`` -> ``[notebooks/04_....ipynb]``; no names -> every notebook.
+
+    A name is a notebook's exact two-digit number (``04``), its exact name (``04_traces...``,
+    with or without ``.ipynb``/``.md``), or a path (``notebooks/zh-CN/04_x.ipynb``, ``zh-CN/04``),
+    read from the current folder. ``1`` or ``0`` is refused (it would select several notebooks).
+    """
+    every = _every_notebook()
     if not names:
         return every
+    numbers = ", ".join(sorted({p.name[:2] for p in every}))
     found = []
     for name in names:
-        if "/" in name or "\\" in name:  # a path: notebooks/zh-CN/04_x.ipynb or zh-CN/04
-            want = (ROOT / name).resolve()
-            hits = [p for p in every if p.resolve() == want.with_suffix(".ipynb") or
-                    (p.parent.name == want.parent.name and p.name.startswith(want.name))]
-        else:  # a number or a name: the English notebook (the Chinese twin: zh-CN/04)
-            hits = [p for p in every if p.parent == NOTEBOOK_DIRS[0] and
-                    (p.name.startswith(name) or p.stem == Path(name).stem)]
+        if "/" in name or "\\" in name or name.endswith((".ipynb", ".md")):  # a path
+            want = Path(name) if Path(name).is_absolute() else Path.cwd() / name
+            if not want.exists() and not want.suffix:
+                want = (ROOT / "notebooks" / name)
+            want = want.resolve()
+            stem = want.with_suffix("").name if want.suffix in (".ipynb", ".md") else want.name
+            hits = [p for p in every if p.parent.resolve() == want.parent and
+                    (p.stem == stem or (len(stem) == 2 and p.name[:2] == stem))]
+        elif len(name) == 2 and name.isdigit():
+            hits = [p for p in every if p.parent == NOTEBOOK_DIRS[0] and p.name[:2] == name]
+        else:
+            hits = [p for p in every if p.parent == NOTEBOOK_DIRS[0] and p.stem == Path(name).stem]
         if not hits:
-            raise TaskError(f"no notebook matches {name!r}; choose from "
-                            f"{', '.join(p.name[:2] for p in every)}")
+            hint = (f" (write the two-digit number, e.g. {int(name):02d})"
+                    if name.isdigit() and len(name) != 2 else "")
+            raise TaskError(f"no notebook is called {name!r}{hint}; choose from {numbers} "
+                            f"(zh-CN/NN for a Chinese twin)")
         found.extend(h for h in hits if h not in found)
     return found
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a kill or a full disk leaves the old file or the new
+    one, never a part: a temporary file in the same folder, fsync, then replace. Only a regular
+    file (or a new path) is replaced."""
+    if path.exists() and not path.is_file():
+        raise TaskError(f"{path} is not a regular file; not replacing it")
+    tmp = path.with_name(f".{path.name}.ottt-tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise TaskError(f"could not write {path} ({e.strerror or e}); it is unchanged") from None
 
 
 def normalize(path: Path) -> None:
@@ -212,8 +251,7 @@ def normalize(path: Path) -> None:
     jt.pop("default_lexer", None)  # written by jupytext's sync; the pairing lives in jupytext.toml
     if not jt:
         nb["metadata"].pop("jupytext", None)
-    text = json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
-    path.write_text(text, encoding="utf-8", newline="\n")
+    write_atomic(path, json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
 
 
 def _jupytext_python(args) -> Path | str:
@@ -243,11 +281,19 @@ def execute(args) -> None:
     timeout = os.environ.get("OTTT_CELL_TIMEOUT", "-1")  # no per-cell limit unless asked
     for path in notebook_paths(args.numbers):
         _run([py, "-m", "jupytext", "--sync", path], cwd=ROOT)  # take edits of the .md first
-        _run([py, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
-              f"--ExecutePreprocessor.kernel_name={KERNEL}",
-              f"--ExecutePreprocessor.timeout={timeout}",
-              "--ExecutePreprocessor.record_timing=False",
-              "--ExecutePreprocessor.store_widget_state=False", path.name], cwd=path.parent)
+        # Executed into a temporary copy beside it, which replaces the notebook only once it
+        # is complete: a kill or a full disk during the run leaves the stored notebook intact.
+        tmp = path.with_name(f".{path.stem}.ottt-tmp.ipynb")
+        try:
+            _run([py, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                  f"--output={tmp.name}", f"--ExecutePreprocessor.kernel_name={KERNEL}",
+                  f"--ExecutePreprocessor.timeout={timeout}",
+                  "--ExecutePreprocessor.record_timing=False",
+                  "--ExecutePreprocessor.store_widget_state=False", path.name], cwd=path.parent)
+            normalize(tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         _run([py, "-m", "jupytext", "--sync", path], cwd=ROOT)
         normalize(path)
         twin = path.with_suffix(".md")
@@ -259,12 +305,12 @@ def execute(args) -> None:
 
 def student(args) -> None:
     """The student edition (nbgrader generate_assignment) into release/en and release/zh-CN."""
-    _run([ensure_env(args.python), "-m", "ottt_edu.classroom", "student", *args.rest], cwd=ROOT)
+    _run([ensure_env(args.python), "-m", "ottt_edu.classroom", "student", *args.rest], cwd=Path.cwd())
 
 
 def grade(args) -> None:
     """Autograde a folder of submissions (SUBMISSIONS/<student>/NN_name.ipynb) into a CSV."""
-    _run([ensure_env(args.python), "-m", "ottt_edu.classroom", "grade", *args.rest], cwd=ROOT)
+    _run([ensure_env(args.python), "-m", "ottt_edu.classroom", "grade", *args.rest], cwd=Path.cwd())
 
 
 def zh(args) -> None:
@@ -274,7 +320,7 @@ def zh(args) -> None:
     _run([py, "scripts/zh_twins.py", "build", *numbers], cwd=ROOT)
     every = [p for p in notebook_paths([]) if p.parent == ZH_DIR]
     chosen = [p for p in every if not numbers or any(p.name.startswith(n) for n in numbers)]
-    args.numbers = [str(p.relative_to(ROOT)) for p in chosen]
+    args.numbers = [str(p) for p in chosen]
     execute(args)
 
 
@@ -411,8 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except TaskError as e:
-        print(f"tasks.py {args.command}: error: {e}", file=sys.stderr)
-        return 1
+        print(f"tasks.py {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return 0

@@ -49,12 +49,75 @@ def test_bad_command_lines_exit_2_with_a_usage_line(argv):
 
 def test_an_unknown_notebook_is_a_one_line_error(capsys, monkeypatch):
     monkeypatch.setattr(tasks, "ensure_env", lambda python=None: Path(sys.executable))
-    assert tasks.main(["notebook", "99"]) == 1
+    assert tasks.main(["notebook", "99"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("tasks.py notebook: error: no notebook matches '99'") and "\n" not in err
+    assert err.startswith("tasks.py notebook: error: no notebook is called '99'") and "\n" not in err
 
 
-def test_notebook_names_resolve():
+@pytest.mark.parametrize("name, hint", [("1", "01"), ("0", "00"), ("4", "04")])
+def test_a_one_digit_number_selects_nothing_and_says_how(name, hint):
+    """``notebook 1`` once selected 10 and 11 (prefix match), ``notebook 0`` all of 00-09."""
+    with pytest.raises(tasks.TaskError, match=rf"write the two-digit number, e.g. {hint}"):
+        tasks.notebook_paths([name])
+
+
+def test_notebook_paths_are_read_from_the_current_folder(monkeypatch):
+    monkeypatch.chdir(ROOT / "notebooks")
+    got = tasks.notebook_paths(["zh-CN/03_replace_for_grad.ipynb", "04_traces_and_grad_with_trace.md"])
+    assert [p.relative_to(ROOT).as_posix() for p in got] == [
+        "notebooks/zh-CN/03_replace_for_grad.ipynb", "notebooks/04_traces_and_grad_with_trace.ipynb"]
+
+
+def test_leftovers_of_an_interrupted_write_are_not_notebooks(tmp_path, monkeypatch):
+    for name in ("03_x.ipynb", "03_x_tmp_jupytext_ab12.ipynb", ".03_x.ottt-tmp.ipynb"):
+        (tmp_path / name).write_text("{}", encoding="utf-8")
+    monkeypatch.setattr(tasks, "NOTEBOOK_DIRS", [tmp_path])
+    assert [p.name for p in tasks.notebook_paths([])] == ["03_x.ipynb"]
+    assert [p.name for p in tasks.notebook_paths(["03"])] == ["03_x.ipynb"]
+
+
+def test_write_atomic_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypatch):
+    target = tmp_path / "03_x.ipynb"
+    target.write_text("old", encoding="utf-8")
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(tasks.os, "replace", full_disk)
+    with pytest.raises(tasks.TaskError, match="No space left on device"):
+        tasks.write_atomic(target, "new")
+    assert target.read_text(encoding="utf-8") == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["03_x.ipynb"]
+
+
+def test_write_atomic_never_replaces_a_device_or_a_folder(tmp_path):
+    with pytest.raises(tasks.TaskError, match="not a regular file"):
+        tasks.write_atomic(tmp_path, "x")
+    if Path("/dev/null").exists():
+        with pytest.raises(tasks.TaskError, match="not a regular file"):
+            tasks.write_atomic(Path("/dev/null"), "x")
+
+
+def test_an_interrupted_run_leaves_the_stored_notebook_as_it_was(tmp_path, monkeypatch):
+    """``notebook NN`` runs into a temporary copy: a kill (here: the run fails half-way, after
+    writing part of its output) leaves the notebook byte for byte, and no temporary file."""
+    nb = tmp_path / "03_x.ipynb"
+    nb.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n', encoding="utf-8")
+    before = nb.read_bytes()
+    monkeypatch.setattr(tasks, "NOTEBOOK_DIRS", [tmp_path])
+    monkeypatch.setattr(tasks, "ensure_env", lambda python=None: Path(sys.executable))
+
+    def run(cmd, **kw):
+        if "nbconvert" in [str(c) for c in cmd]:
+            (tmp_path / ".03_x.ottt-tmp.ipynb").write_text('{"cells": [', encoding="utf-8")
+            raise tasks.TaskError("command failed with exit code -9")
+    monkeypatch.setattr(tasks, "_run", run)
+    assert tasks.main(["notebook", "03"]) == 2
+    assert nb.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["03_x.ipynb"]
+
+
+def test_notebook_names_resolve(monkeypatch):
+    monkeypatch.chdir(ROOT)
     assert [p.name for p in tasks.notebook_paths(["03"])] == ["03_replace_for_grad.ipynb"]
     assert len(tasks.notebook_paths([])) == len(list((ROOT / "notebooks").rglob("[0-9][0-9]_*.ipynb")))
     twin = tasks.notebook_paths(["notebooks/zh-CN/03_replace_for_grad.ipynb"])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .editions import EDITIONS, ROOT, ClassroomError, build_student_edition
-from .grade import grade, write_csv
+from .grade import check_csv_path, grade, write_csv
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ottt_edu.classroom",
@@ -42,6 +42,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 written = build_student_edition(edition, args.out)
                 print(f"{edition}: {len(written)} notebooks in {args.out / edition}")
         else:
+            check_csv_path(args.csv)
             rows = grade(args.submissions, args.edition, work=args.keep)
             write_csv(rows, args.csv)
             totals = [r for r in rows if r.exercise == "TOTAL"]

@@ -109,22 +109,46 @@ def prepare_course(config: CourseConfig, notebooks: Iterable[Path]) -> list[str]
 
 def build_student_edition(edition: str = "en", out: Path = ROOT / "release",
                           work: Optional[Path] = None) -> list[Path]:
-    """Write the student edition of ``edition`` to ``out/<edition>/NN_name.ipynb``; return the paths."""
+    """Write the student edition of ``edition`` to ``out/<edition>/NN_name.ipynb``; return the paths.
+
+    The edition is built in a temporary folder beside ``out/<edition>`` and swapped in only when
+    complete, so a kill or a full disk leaves the previous edition whole. A folder that holds
+    anything but notebooks of this course (a teacher's own files) is refused, never deleted.
+    """
     notebooks = source_notebooks(edition)
     target = Path(out) / edition
-    with tempfile.TemporaryDirectory(prefix="ottt-course-") as tmp:
-        config = CourseConfig(root=Path(work or tmp) / edition, edition=edition)
-        ids = prepare_course(config, notebooks)
+    expected = {f"{p.stem}.ipynb" for p in notebooks}
+    if target.exists():
+        if not target.is_dir():
+            raise ClassroomError(f"{target} exists and is not a folder; choose another --out.")
+        foreign = sorted(p.name for p in target.iterdir() if p.name not in expected)
+        if foreign:
+            raise ClassroomError(
+                f"{target} holds files that are not this course's notebooks "
+                f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); the student "
+                f"edition replaces that folder whole, so move them away or choose another --out.")
+    building = target.with_name(f".{edition}.ottt-tmp")
+    old = target.with_name(f".{edition}.ottt-old")
+    for leftover in (building, old):  # of an interrupted earlier build
+        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="ottt-course-") as tmp:
+            config = CourseConfig(root=Path(work or tmp) / edition, edition=edition)
+            ids = prepare_course(config, notebooks)
+            building.mkdir(parents=True)
+            for stem in ids:
+                shutil.copyfile(config.root / "release" / stem / f"{stem}.ipynb",
+                                building / f"{stem}.ipynb")
         if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
-        written = []
-        for stem in ids:
-            src = config.root / "release" / stem / f"{stem}.ipynb"
-            dst = target / f"{stem}.ipynb"
-            shutil.copyfile(src, dst)
-            written.append(dst)
-    return written
+            os.replace(target, old)
+        os.replace(building, target)
+    except OSError as e:
+        raise ClassroomError(f"could not write the student edition to {target} ({e.strerror or e}); "
+                             f"the previous edition there is unchanged.") from None
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return [target / f"{stem}.ipynb" for stem in ids]
 
 
 # -- grading ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ Reference: nbgrader 0.9 (https://nbgrader.readthedocs.io), ``autograde``.
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -163,12 +164,40 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None) -
     return rows
 
 
+def check_csv_path(path: Path) -> None:
+    """Refuse, before any grading, a ``--csv`` that could not be written (a folder, a device,
+    a missing or read-only folder): otherwise every score of the class is lost at the end."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ClassroomError(f"--csv {path} is not a regular file (a folder or a device); name a "
+                             f"file, e.g. --csv scores.csv.")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ClassroomError(f"--csv {path}: the folder {folder} does not exist; create it first.")
+    if not os.access(folder, os.W_OK):
+        raise ClassroomError(f"--csv {path}: the folder {folder} is not writable; choose another.")
+
+
 def write_csv(rows: Sequence[CellScore], path: Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["student", "notebook", "exercise", "score", "max_score", "note"])
-        for r in rows:
-            w.writerow([r.student, r.notebook, r.exercise, f"{r.score:g}", f"{r.max_score:g}", r.note])
+    """One row per graded cell, written atomically (a temporary file beside it, fsync, replace):
+    a kill or a full disk leaves the previous CSV or the new one, never a part."""
+    path = Path(path)
+    check_csv_path(path)
+    tmp = path.with_name(f".{path.name}.ottt-tmp")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["student", "notebook", "exercise", "score", "max_score", "note"])
+            for r in rows:
+                w.writerow([r.student, r.notebook, r.exercise, f"{r.score:g}", f"{r.max_score:g}",
+                            r.note])
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ClassroomError(f"could not write {path} ({e.strerror or e}); it is unchanged.") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # -- command line -----------------------------------------------------------------------------
