@@ -263,9 +263,54 @@ def _jupytext_python(args) -> Path | str:
         return ensure_env(args.python)
 
 
+def _notebook_readable(path: Path) -> bool:
+    try:
+        return isinstance(json.loads(path.read_text(encoding="utf-8")).get("cells"), list)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _text_readable(path: Path) -> bool:
+    try:
+        return bool(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return False
+
+
+def repair_pair(py: Path | str, notebook: Path) -> None:
+    """Before a sync: a twin left empty or unreadable (a sync or a run killed while writing, a
+    full disk) is rebuilt from the other one, with a note; jupytext would otherwise fail on it or
+    copy the damage over the good twin. Both damaged: an error that names them."""
+    twin = notebook.with_suffix(".md")
+    if not twin.exists():
+        return
+    nb_ok, md_ok = _notebook_readable(notebook), _text_readable(twin)
+    if nb_ok and md_ok:
+        return
+    if not nb_ok and not md_ok:
+        raise TaskError(f"both {notebook} and {twin} are empty or unreadable; restore one "
+                        f"(e.g. git checkout -- {notebook.name} {twin.name}) and sync again")
+    if not nb_ok:
+        tmp = notebook.with_name(f".{notebook.stem}.ottt-tmp.ipynb")
+        try:
+            _run([py, "-m", "jupytext", "--to", "ipynb", "--output", tmp, twin], cwd=notebook.parent)
+            normalize(tmp)
+            os.replace(tmp, notebook)
+        finally:
+            tmp.unlink(missing_ok=True)
+        print(f"note: {notebook.name} was empty or unreadable; rebuilt from its twin {twin.name} "
+              f"(without outputs: python tasks.py notebook {notebook.name[:2]} stores them again)")
+        os.utime(twin)
+    else:
+        twin.unlink()  # jupytext --sync writes it anew from the notebook
+        print(f"note: {twin.name} was empty or unreadable; rebuilt from {notebook.name}")
+
+
 def sync(args) -> None:
     py = _jupytext_python(args)
     paths = [Path(p) for p in args.paths] or notebook_paths([])
+    for path in paths:
+        repair_pair(py, Path(path).with_suffix(".ipynb"))
     _run([py, "-m", "jupytext", "--sync", *paths], cwd=ROOT)
     for path in paths:  # keep the .ipynb free of machine-specific metadata, the twin the newer
         notebook, twin = Path(path).with_suffix(".ipynb"), Path(path).with_suffix(".md")

@@ -1,5 +1,8 @@
 """tasks.py, the course's set-up commands (the Makefile calls it; Windows users run it directly)."""
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +188,39 @@ def test_existing_venv_is_kept_when_no_interpreter_is_named(monkeypatch, tmp_pat
     (venv / ".stamp").write_text("f\n")
     assert tasks.ensure_env(None) == tasks.venv_python(venv)
     assert calls == [] and venv.exists()
+
+
+def _pair_in(tmp_path: Path) -> Path:
+    for name in ("jupytext.toml", "00_start_here.ipynb", "00_start_here.md"):
+        shutil.copy2(ROOT / "notebooks" / name, tmp_path / name)
+    os.utime(tmp_path / "00_start_here.md")  # the twin is never older than its notebook
+    return tmp_path / "00_start_here.ipynb"
+
+
+def test_sync_rebuilds_an_empty_notebook_from_its_twin(tmp_path, capsys):
+    """A sync or a run killed while writing left the .ipynb at 0 bytes: the next sync repairs
+    it from the intact .md twin and says so (it used to fail with NotJSONError)."""
+    notebook = _pair_in(tmp_path)
+    cells = len(json.loads(notebook.read_text(encoding="utf-8"))["cells"])
+    notebook.write_text("", encoding="utf-8")
+    assert tasks.main(["sync", str(notebook)]) == 0
+    assert len(json.loads(notebook.read_text(encoding="utf-8"))["cells"]) == cells
+    assert "rebuilt from its twin 00_start_here.md" in capsys.readouterr().out
+
+
+def test_sync_rebuilds_an_empty_twin_from_its_notebook(tmp_path, capsys):
+    notebook = _pair_in(tmp_path)
+    twin = notebook.with_suffix(".md")
+    twin.write_text("", encoding="utf-8")
+    assert tasks.main(["sync", str(notebook)]) == 0
+    assert "# 00" in twin.read_text(encoding="utf-8")
+    assert "00_start_here.md was empty or unreadable" in capsys.readouterr().out
+
+
+def test_sync_with_both_twins_damaged_is_a_one_line_error(tmp_path, capsys):
+    notebook = _pair_in(tmp_path)
+    notebook.write_text("", encoding="utf-8")
+    notebook.with_suffix(".md").write_text("", encoding="utf-8")
+    assert tasks.main(["sync", str(notebook)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "both" in err and "git checkout" in err and "\n" not in err

@@ -130,6 +130,56 @@ def _check_sequences(x_seq: Any, target_seq: Any, layout: str, where: str) -> in
     return T
 
 
+def _check_call(model: Any, optimizer: Any, x_seq: torch.Tensor, f_loss_t: Any, batch_axis: int,
+                where: str) -> None:
+    """What cannot train right, refused before the first step, each with its fix."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{where}: model must be an nn.Module (the network), got {type(model).__name__}.")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"{where}: optimizer must be a torch.optim.Optimizer, e.g. "
+                        f"torch.optim.Adam(model.parameters()), got {type(optimizer).__name__}.")
+    if not callable(f_loss_t):
+        raise TypeError(f"{where}: f_loss_t must be a function (y_t, target_t) -> scalar loss, e.g. "
+                        f"F.cross_entropy, got {type(f_loss_t).__name__}.")
+    if not model.training:
+        raise ValueError(f"{where}: the model is in eval mode, where OTTT neurons return spikes "
+                         f"without traces and dropout is off, so it would train without the OTTT "
+                         f"gradient. Call model.train() first (and model.eval() to evaluate).")
+    if not (x_seq.is_floating_point() or x_seq.is_complex()):
+        raise TypeError(f"{where}: x_seq must be a floating-point tensor, got {x_seq.dtype}; "
+                        f"convert it with x_seq.float().")
+    if x_seq.shape[batch_axis] == 0:
+        raise ValueError(f"{where}: x_seq {tuple(x_seq.shape)} is an empty batch (N = 0 along dim "
+                         f"{batch_axis}): there is nothing to train on.")
+    check_finite_input(x_seq, 1 - batch_axis, where)
+
+
+def check_finite_input(x_seq: torch.Tensor, time_axis: int, where: str) -> None:
+    """Refuse NaN or inf in ``x_seq``: a neuron fed NaN silently stops firing, so the loss stays
+    finite while the network learns from garbage."""
+    bad = ~torch.isfinite(x_seq)
+    if bad.any():
+        t = int(bad.nonzero()[0, time_axis])
+        raise FloatingPointError(
+            f"{where}: x_seq holds {int(bad.sum())} NaN or inf value(s), the first at step t={t}; "
+            f"no parameter was changed. Clean the input (torch.isfinite(x_seq).all() must be True), "
+            f"e.g. with torch.nan_to_num, or drop those samples.")
+
+
+def _checked_loss(loss: Any, t: int, where: str) -> torch.Tensor:
+    """The step's loss: a finite scalar tensor, or an error that names the step and the fix."""
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise ValueError(f"{where}: f_loss_t must return one number (a scalar tensor), got {shape} "
+                         f"at step t={t}; use a reduced loss (reduction='mean' or 'sum').")
+    if not torch.isfinite(loss.detach()).all():
+        raise FloatingPointError(
+            f"{where}: the loss at step t={t} is {loss.item()}; no parameter was changed by this "
+            f"step. Check x_seq for NaN/inf (torch.isfinite(x_seq).all()) and the targets, or "
+            f"lower the learning rate if training diverged.")
+    return loss
+
+
 def _optimizer_parameters(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -204,6 +254,7 @@ def ottt_online_training(model: nn.Module, optimizer: torch.optim.Optimizer, x_s
     if not isinstance(online, bool):
         raise TypeError(f"{where}: online must be True (a step per time step) or False (one step "
                         f"per sequence), got {online!r}.")
+    _check_call(model, optimizer, x_seq, f_loss_t, 0, where)
     x_seq = x_seq.transpose(0, 1)                       # (T, N, ...)
     target_seq = target_seq.transpose(0, 1)             # (T, N, ...)
     batch_loss: Any = 0.0
@@ -218,7 +269,7 @@ def ottt_online_training(model: nn.Module, optimizer: torch.optim.Optimizer, x_s
         if isinstance(y_t, (list, tuple)):
             y_t = y_t[0]
         loss = f_loss_t(y_t, target_t.contiguous())     # not divided by T (SpikingJelly's choice)
-        loss.backward()
+        _checked_loss(loss, t, "ottt_online_training").backward()
         if online:
             optimizer.step()
         detach_net(model)                               # the next step must not reach this graph
@@ -240,9 +291,10 @@ def fptt_online_training_init_w_ra(optimizer: torch.optim.Optimizer) -> list[tor
 
 def _fptt_sequence(model: nn.Module, optimizer: torch.optim.Optimizer, x_seq: torch.Tensor,
                    target_seq: torch.Tensor, f_loss_t: LossFn, alpha: float,
-                   w_ra: list) -> list[tuple[torch.Tensor, torch.Tensor]]:
+                   w_ra: list, where: str = "fptt_online_training"
+                   ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """FPTT over ``x_seq`` (T, N, ...); returns each step's detached ``(f_loss_t, y_t)`` of the
-    first (training) pass. Inputs must be checked by the caller."""
+    first (training) pass. Inputs must be checked by the caller (``_check_call``)."""
     params = _optimizer_parameters(optimizer)
     for i, p in enumerate(params):                      # e.g. a w_ra restored on the CPU
         if w_ra[i].device != p.device or w_ra[i].dtype != p.dtype:
@@ -255,7 +307,7 @@ def _fptt_sequence(model: nn.Module, optimizer: torch.optim.Optimizer, x_seq: to
         target_t = target_seq[t]
         optimizer.zero_grad()
         y_t = model(x_t)                                # (N, ...)
-        data_loss = f_loss_t(y_t, target_t)
+        data_loss = _checked_loss(f_loss_t(y_t, target_t), t, where)
         loss = data_loss + (alpha / 2.0) * sum(
             F.mse_loss(p, w_ra[i] + prev_grads[i] / (2.0 * alpha)) for i, p in enumerate(params))
         loss.backward()
@@ -307,6 +359,7 @@ def fptt_online_training(model: nn.Module, optimizer: torch.optim.Optimizer, x_s
     """
     where = "fptt_online_training"
     _check_sequences(x_seq, target_seq, "[T, N, ...] (time first)", where)
+    _check_call(model, optimizer, x_seq, f_loss_t, 1, where)
     alpha = _check_alpha(alpha, where)
     check_w_ra(w_ra, optimizer, where)
-    _fptt_sequence(model, optimizer, x_seq, target_seq, f_loss_t, alpha, w_ra)
+    _fptt_sequence(model, optimizer, x_seq, target_seq, f_loss_t, alpha, w_ra, where)

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..functional.online_training import (_check_alpha, _fptt_sequence, check_w_ra,
-                                          fptt_online_training_init_w_ra)
+from ..functional.online_training import (_check_alpha, _fptt_sequence, check_finite_input,
+                                          check_w_ra, fptt_online_training_init_w_ra)
 from ..functional.state import reset_net
 from .steps import LossFn, StepResult, SyncContext, ottt_backward
 
@@ -134,13 +134,15 @@ def fptt_step(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
     where = "fptt_step"
     T = _check_batch(x_seq, y, where)
     alpha = _check_alpha(alpha, where)
+    check_finite_input(x_seq, 0, where)
     if w_ra is None:
         w_ra = fptt_online_training_init_w_ra(optimizer)
     check_w_ra(w_ra, optimizer, where)
     target_seq = y.unsqueeze(0).expand(T, *y.shape)     # (T, B): the label at every step
     reset_net(model)
     record = _fptt_sequence(model, optimizer, x_seq, target_seq,
-                            lambda out, target: loss_fn(out, target) / T, alpha, w_ra)
+                            lambda out, target: loss_fn(out, target) / T, alpha, w_ra,
+                            "fptt_step")
     reset_net(model)
     total = sum(float(loss) for loss, _ in record)
     return StepResult(total, _summed([out for _, out in record]))
