@@ -11,7 +11,7 @@ Maintenance (``python tasks.py --help`` lists all):
 
     python tasks.py notebook 04     # restart-and-run-all notebook 04 in place, re-sync its .md twin
     python tasks.py notebooks       # the same for every notebook
-    python tasks.py sync            # re-sync every .ipynb with its .md twin (newest file wins)
+    python tasks.py sync            # re-sync every .ipynb with its .md twin (the edited one wins)
     python tasks.py check-lock      # resolve the lock for Linux/macOS/Windows as a plain machine sees it
 
 Standard library only: this file runs before anything is installed.
@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -254,15 +255,6 @@ def normalize(path: Path) -> None:
     write_atomic(path, json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
 
 
-def _jupytext_python(args) -> Path | str:
-    """An interpreter with jupytext: this one if it has it (e.g. inside .venv), else .venv's."""
-    try:
-        import jupytext  # noqa: F401
-        return sys.executable
-    except ImportError:
-        return ensure_env(args.python)
-
-
 def _notebook_readable(path: Path) -> bool:
     try:
         return isinstance(json.loads(path.read_text(encoding="utf-8")).get("cells"), list)
@@ -277,47 +269,145 @@ def _text_readable(path: Path) -> bool:
         return False
 
 
-def repair_pair(py: Path | str, notebook: Path) -> None:
-    """Before a sync: a twin left empty or unreadable (a sync or a run killed while writing, a
-    full disk) is rebuilt from the other one, with a note; jupytext would otherwise fail on it or
-    copy the damage over the good twin. Both damaged: an error that names them."""
+SYNC_RECORD = ".ottt-sync.json"  # per notebook folder: each pair's cells at its last sync
+STAGING = ".sync.ottt-tmp"       # where jupytext writes before the files are swapped in
+
+
+def _cells_digest(cells: list) -> str:
+    """What a sync carries from one twin to the other: each cell's type and source."""
+    parts = [[c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"]]
+             for c in cells]
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _digest(path: Path) -> str:
+    import jupytext
+    if path.suffix == ".ipynb":
+        return _cells_digest(json.loads(path.read_text(encoding="utf-8"))["cells"])
+    return _cells_digest(jupytext.read(path)["cells"])
+
+
+def _load_record(folder: Path) -> dict:
+    try:
+        record = json.loads((folder / SYNC_RECORD).read_text(encoding="utf-8"))
+        return record if isinstance(record, dict) else {}
+    except (OSError, ValueError):
+        return {}  # none yet (a fresh clone) or unreadable: the newer twin wins, as in jupytext
+
+
+def _damage(notebook: Path) -> str | None:
+    """Which twin is empty or unreadable (a sync or a run killed while writing, a full disk):
+    ``"ipynb"``, ``"md"`` or None. Both damaged: an error that names them."""
     twin = notebook.with_suffix(".md")
-    if not twin.exists():
-        return
-    nb_ok, md_ok = _notebook_readable(notebook), _text_readable(twin)
-    if nb_ok and md_ok:
-        return
+    nb_ok = not notebook.exists() or _notebook_readable(notebook)
+    md_ok = not twin.exists() or _text_readable(twin)
     if not nb_ok and not md_ok:
         raise TaskError(f"both {notebook} and {twin} are empty or unreadable; restore one "
                         f"(e.g. git checkout -- {notebook.name} {twin.name}) and sync again")
-    if not nb_ok:
-        tmp = notebook.with_name(f".{notebook.stem}.ottt-tmp.ipynb")
-        try:
-            _run([py, "-m", "jupytext", "--to", "ipynb", "--output", tmp, twin], cwd=notebook.parent)
-            normalize(tmp)
-            os.replace(tmp, notebook)
-        finally:
-            tmp.unlink(missing_ok=True)
-        print(f"note: {notebook.name} was empty or unreadable; rebuilt from its twin {twin.name} "
-              f"(without outputs: python tasks.py notebook {notebook.name[:2]} stores them again)")
-        os.utime(twin)
-    else:
-        twin.unlink()  # jupytext --sync writes it anew from the notebook
-        print(f"note: {twin.name} was empty or unreadable; rebuilt from {notebook.name}")
+    return None if nb_ok and md_ok else ("ipynb" if not nb_ok else "md")
+
+
+def _source(notebook: Path, record: dict) -> str:
+    """The twin whose cells the sync takes: the one edited since the last sync (from the
+    record); with no record, the newer one. Both edited: refused, nothing is dropped."""
+    twin = notebook.with_suffix(".md")
+    if not twin.exists():
+        return "ipynb"
+    if not notebook.exists():
+        return "md"
+    newer = "md" if twin.stat().st_mtime >= notebook.stat().st_mtime else "ipynb"
+    nb_cells, md_cells = _digest(notebook), _digest(twin)
+    last = record.get(notebook.stem)
+    if nb_cells == md_cells or last is None:
+        return newer
+    if last == nb_cells:
+        return "md"
+    if last == md_cells:
+        return "ipynb"
+    raise TaskError(f"both {notebook} and {twin} were edited since the last sync; nothing was "
+                    f"changed. Copy one edit into the other file (or undo one, e.g. git checkout "
+                    f"-- {twin.name}), then sync again")
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def sync_pairs(paths: list[Path], python: str | None = None) -> None:
+    """Sync each notebook with its ``.md`` twin (jupytext), so that a kill or a full disk at any
+    moment leaves every file as it was or as synced: jupytext writes copies in a staging folder
+    beside them, which replace the files one by one (fsync, ``os.replace``) once all are
+    written. A twin left empty or unreadable is rebuilt from the other one, with a note; edits
+    in both twins since the last sync are refused."""
+    try:
+        import jupytext  # noqa: F401
+    except ImportError:  # this interpreter has no jupytext: the course's .venv has
+        if subprocess.call([str(ensure_env(python)), __file__, "sync", *map(str, paths)]):
+            raise TaskError("")  # it has said what went wrong, in one line
+        return
+    folders: dict[Path, list[Path]] = {}
+    for path in paths:
+        notebook = Path(path).resolve().with_suffix(".ipynb")
+        if not notebook.exists() and not notebook.with_suffix(".md").exists():
+            raise TaskError(f"{path} does not exist")
+        folders.setdefault(notebook.parent, []).append(notebook)
+    for folder, notebooks in folders.items():
+        _sync_folder(folder, notebooks)
+
+
+def _sync_folder(folder: Path, notebooks: list[Path]) -> None:
+    staging = folder / STAGING
+    if staging.exists():
+        shutil.rmtree(staging)
+        print(f"note: removed {staging}, left by an interrupted sync (no file was changed by it)")
+    record = _load_record(folder)
+    plan = []  # (notebook, damaged twin or None, source twin): all decided before any write
+    for notebook in notebooks:
+        damaged = _damage(notebook)
+        source = {"ipynb": "md", "md": "ipynb"}[damaged] if damaged else _source(notebook, record)
+        plan.append((notebook, damaged, source))
+    try:
+        staging.mkdir()
+        staged, now = [], time.time()
+        for notebook, damaged, source in plan:
+            for suffix in ("ipynb", "md"):
+                real = notebook.with_suffix("." + suffix)
+                if real.exists() and suffix != damaged:
+                    shutil.copy2(real, staging / real.name)
+                    when = now if suffix == source else now - 60  # jupytext takes the newer's cells
+                    os.utime(staging / real.name, (when, when))
+            staged.append(staging / notebook.with_suffix("." + source).name)
+        _run([sys.executable, "-m", "jupytext", "--sync", *staged], cwd=staging)
+        for notebook, _, _ in plan:
+            if (staging / notebook.name).exists():
+                normalize(staging / notebook.name)
+            for suffix in ("ipynb", "md"):
+                new, real = staging / notebook.with_suffix("." + suffix).name, notebook.with_suffix("." + suffix)
+                if new.exists() and (not real.exists() or real.read_bytes() != new.read_bytes()):
+                    _fsync(new)
+                    os.replace(new, real)
+            if notebook.exists() and notebook.with_suffix(".md").exists():
+                os.utime(notebook.with_suffix(".md"))  # the twin never looks older than its notebook
+                record[notebook.stem] = _digest(notebook)
+        write_atomic(folder / SYNC_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    except OSError as e:
+        raise TaskError(f"could not sync in {folder} ({e.strerror or e}); every file is as it "
+                        f"was or as synced (free space if the disk is full) and sync again") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for notebook, damaged, _ in plan:
+        if damaged == "ipynb":
+            print(f"note: {notebook.name} was empty or unreadable; rebuilt from its twin "
+                  f"{notebook.with_suffix('.md').name} (without outputs: python tasks.py notebook "
+                  f"{notebook.name[:2]} stores them again)")
+        elif damaged == "md":
+            print(f"note: {notebook.with_suffix('.md').name} was empty or unreadable; rebuilt "
+                  f"from {notebook.name}")
 
 
 def sync(args) -> None:
-    py = _jupytext_python(args)
-    paths = [Path(p) for p in args.paths] or notebook_paths([])
-    for path in paths:
-        repair_pair(py, Path(path).with_suffix(".ipynb"))
-    _run([py, "-m", "jupytext", "--sync", *paths], cwd=ROOT)
-    for path in paths:  # keep the .ipynb free of machine-specific metadata, the twin the newer
-        notebook, twin = Path(path).with_suffix(".ipynb"), Path(path).with_suffix(".md")
-        if notebook.exists():
-            normalize(notebook)
-            if twin.exists():
-                os.utime(twin)
+    sync_pairs([Path(p) for p in args.paths] or notebook_paths([]), args.python)
 
 
 def execute(args) -> None:
@@ -325,7 +415,7 @@ def execute(args) -> None:
     py = ensure_env(args.python)
     timeout = os.environ.get("OTTT_CELL_TIMEOUT", "-1")  # no per-cell limit unless asked
     for path in notebook_paths(args.numbers):
-        _run([py, "-m", "jupytext", "--sync", path], cwd=ROOT)  # take edits of the .md first
+        sync_pairs([path], args.python)  # take edits of the .md first
         # Executed into a temporary copy beside it, which replaces the notebook only once it
         # is complete: a kill or a full disk during the run leaves the stored notebook intact.
         tmp = path.with_name(f".{path.stem}.ottt-tmp.ipynb")
@@ -339,11 +429,7 @@ def execute(args) -> None:
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
-        _run([py, "-m", "jupytext", "--sync", path], cwd=ROOT)
-        normalize(path)
-        twin = path.with_suffix(".md")
-        if twin.exists():  # the text twin must not look older than the notebook it pairs with
-            os.utime(twin)
+        sync_pairs([path], args.python)
 
 
 # --------------------------------------------------------------------------- classroom
@@ -440,7 +526,7 @@ COMMANDS = {
     "test-fast": (test_fast, "the unit tests only, no notebooks (extra arguments go to pytest)"),
     "test-portable": (test_portable, "every notebook under nbval with another CPU capability "
                                      "(ATEN_CPU_CAPABILITY=default) and 2 threads"),
-    "sync": (sync, "re-sync .ipynb and .md twins (newest wins); give paths or none for all"),
+    "sync": (sync, "re-sync .ipynb and .md twins (the one edited since the last sync wins; both edited: refused); give paths or none for all"),
     "notebook": (execute, "re-execute the named notebooks in place (e.g. 04 07) and re-sync"),
     "notebooks": (execute, "re-execute every notebook in place and re-sync"),
     "zh": (zh, "rebuild the named Chinese twins (e.g. 04) from the English code cells and run them"),
@@ -502,7 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except TaskError as e:
-        print(f"tasks.py {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        if str(e):
+            print(f"tasks.py {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
