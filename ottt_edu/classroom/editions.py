@@ -118,6 +118,12 @@ def build_student_edition(edition: str = "en", out: Path = ROOT / "release",
     notebooks = source_notebooks(edition)
     target = Path(out) / edition
     expected = {f"{p.stem}.ipynb" for p in notebooks}
+    building = target.with_name(f".{edition}.ottt-tmp")
+    old = target.with_name(f".{edition}.ottt-old")
+    if old.is_dir() and not target.exists():  # killed between the two renames of the swap
+        os.replace(old, target)
+        print(f"note: restored {target} (an earlier build was interrupted while swapping it in)",
+              file=sys.stderr)
     if target.exists():
         if not target.is_dir():
             raise ClassroomError(f"{target} exists and is not a folder; choose another --out.")
@@ -127,8 +133,6 @@ def build_student_edition(edition: str = "en", out: Path = ROOT / "release",
                 f"{target} holds files that are not this course's notebooks "
                 f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); the student "
                 f"edition replaces that folder whole, so move them away or choose another --out.")
-    building = target.with_name(f".{edition}.ottt-tmp")
-    old = target.with_name(f".{edition}.ottt-old")
     for leftover in (building, old):  # of an interrupted earlier build
         shutil.rmtree(leftover, ignore_errors=True)
     try:

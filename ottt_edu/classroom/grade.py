@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +70,8 @@ def find_tampering(release_nb: Path, submitted_nb: Path) -> Tampering:
 
 def collect_submissions(folder: Path, known: Sequence[str]) -> dict[tuple[str, str], Path]:
     """``{(student, stem): notebook}`` from ``folder/<student>/<stem>.ipynb`` (or nbgrader's
-    ``folder/<student>/<stem>/<stem>.ipynb``)."""
+    ``folder/<student>/<stem>/<stem>.ipynb``). Notebooks anywhere else under a student's folder
+    (an old draft in ``drafts/``, a copy in a backup folder) are not graded; a note names them."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ClassroomError(f"{folder} is not a folder; give the folder that holds one "
@@ -78,6 +80,16 @@ def collect_submissions(folder: Path, known: Sequence[str]) -> dict[tuple[str, s
     for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         for nb in sorted(student_dir.rglob("*.ipynb")):
             if ".ipynb_checkpoints" in nb.parts:
+                continue
+            inside = nb.relative_to(student_dir).parts
+            if not (len(inside) == 1 or (len(inside) == 2 and inside[0] == nb.stem)):
+                print(f"note: not grading {nb}: a submission is {student_dir}/{nb.name} (or "
+                      f"{student_dir}/{nb.stem}/{nb.name}), not a copy in a subfolder",
+                      file=sys.stderr)
+                continue
+            if (student_dir.name, nb.stem) in found:
+                print(f"note: {student_dir.name} handed in {nb.stem} twice; grading "
+                      f"{found[(student_dir.name, nb.stem)]}, not {nb}", file=sys.stderr)
                 continue
             if nb.stem not in known:
                 raise ClassroomError(f"{nb}: {nb.stem!r} is not a notebook of the course; name "

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ..threads import warn_setting
+
 LANGUAGES = ("en", "zh-CN")
 
 
@@ -35,8 +37,15 @@ def _validated(language: object, source: str) -> str:
 
 
 def _from_environment() -> str:
+    """``$OTTT_EDU_LANG``, or English; an unknown value gives a one-line warning (never an error
+    at import) and English."""
     value = os.environ.get("OTTT_EDU_LANG", "").strip()
-    return _validated(value, "OTTT_EDU_LANG") if value else "en"
+    if value and value not in LANGUAGES:
+        warn_setting(f"OTTT_EDU_LANG={value!r} is not one of {', '.join(map(repr, LANGUAGES))}; the "
+                     f"checkers answer in English (set OTTT_EDU_LANG=zh-CN for Chinese, or unset it)",
+                     "OTTT_EDU_LANG")
+        return "en"
+    return value or "en"
 
 
 SETTING = LanguageSetting(_from_environment())

@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from typing import Any, Callable
 
 import torch
@@ -80,6 +81,8 @@ __all__ = [
     "fptt_online_training_init_w_ra",
     "fptt_online_training",
     "check_w_ra",
+    "UnoptimizedGradientWarning",
+    "warn_unoptimized_gradients",
 ]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -166,11 +169,11 @@ def check_finite_input(x_seq: torch.Tensor, time_axis: int, where: str) -> None:
             f"e.g. with torch.nan_to_num, or drop those samples.")
 
 
-def _checked_loss(loss: Any, t: int, where: str) -> torch.Tensor:
+def _checked_loss(loss: Any, t: int, where: str, name: str = "f_loss_t") -> torch.Tensor:
     """The step's loss: a finite scalar tensor, or an error that names the step and the fix."""
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
-        raise ValueError(f"{where}: f_loss_t must return one number (a scalar tensor), got {shape} "
+        raise ValueError(f"{where}: {name} must return one number (a scalar tensor), got {shape} "
                          f"at step t={t}; use a reduced loss (reduction='mean' or 'sum').")
     if not torch.isfinite(loss.detach()).all():
         raise FloatingPointError(
@@ -182,6 +185,25 @@ def _checked_loss(loss: Any, t: int, where: str) -> torch.Tensor:
 
 def _optimizer_parameters(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [p for group in optimizer.param_groups for p in group["params"]]
+
+
+class UnoptimizedGradientWarning(UserWarning):
+    """Some parameters of the model receive gradients that no optimizer step applies."""
+
+
+def warn_unoptimized_gradients(model: nn.Module, optimizer: torch.optim.Optimizer, where: str) -> None:
+    """Warn (once per message, Python's default warning filter) when parameters of ``model``
+    get a gradient but are not in ``optimizer``: they stay untrained while their ``.grad``
+    grows call after call, which is rarely meant (call it after a ``backward()``)."""
+    optimized = {id(p) for p in _optimizer_parameters(optimizer)}
+    left = [name for name, p in model.named_parameters() if p.grad is not None and id(p) not in optimized]
+    if left:
+        shown = ", ".join(left[:4]) + (f" and {len(left) - 4} more" if len(left) > 4 else "")
+        warnings.warn(
+            f"{where}: {len(left)} parameter(s) of the model get gradients but are not in the "
+            f"optimizer, so they are never updated and their .grad keeps growing: {shown}. Build "
+            f"the optimizer on model.parameters(), or freeze them with p.requires_grad_(False).",
+            UnoptimizedGradientWarning, stacklevel=3)
 
 
 def check_w_ra(w_ra: Any, optimizer: torch.optim.Optimizer, where: str = "fptt_online_training") -> None:
@@ -275,6 +297,7 @@ def ottt_online_training(model: nn.Module, optimizer: torch.optim.Optimizer, x_s
         detach_net(model)                               # the next step must not reach this graph
         batch_loss += loss.detach()
         y_all.append(y_t.detach())
+    warn_unoptimized_gradients(model, optimizer, where)
     if not online:
         optimizer.step()
     return batch_loss, torch.stack(y_all, dim=1)        # (), (N, T, ...)
@@ -326,6 +349,7 @@ def _fptt_sequence(model: nn.Module, optimizer: torch.optim.Optimizer, x_seq: to
         optimizer.zero_grad()
         for m, state in zip(memory_modules, states):   # undo the extra pass's state change
             m._memories = state
+    warn_unoptimized_gradients(model, optimizer, where)
     return record
 
 

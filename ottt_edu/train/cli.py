@@ -32,6 +32,7 @@ from typing import Optional, Sequence
 from ..data import DATASETS
 from ..functional.encoding import ENCODINGS
 from ..models import MODELS
+from ..threads import capped_threads
 from .checkpoint import CheckpointError, write_atomic
 from .distributed import is_torchrun
 from .recipes import RECIPES, get_recipe
@@ -122,8 +123,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                            "step with FPTT's regulariser (default: %(default)s)")
     what.add_argument("--sltt-k", type=positive_int, default=d.sltt_k, metavar="K",
                       help="--method sltt only: SLTT-K, backward at K random steps of T (default: all)")
-    what.add_argument("--fptt-alpha", type=positive_float, default=d.fptt_alpha, metavar="ALPHA",
-                      help="--method fptt: FPTT's regularisation strength (default: %(default)s)")
+    what.add_argument("--fptt-alpha", type=positive_float, default=None, metavar="ALPHA",
+                      help=f"--method fptt only: FPTT's regularisation strength (default: {d.fptt_alpha})")
     what.add_argument("--T", type=positive_int, default=d.T, help="time steps (default: %(default)s)")
     what.add_argument("--tau", type=tau_type, default=d.tau, help="membrane time constant (default: %(default)s)")
     what.add_argument("--hidden", type=positive_int, nargs="+", default=list(d.hidden),
@@ -213,7 +214,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         channels=tuple(args.channels), dropout=args.dropout, width=args.width, seed=args.seed,
         quiet=args.quiet,
         device=args.device, n_train=args.n_train, n_test=args.n_test, data_root=args.data_root,
-        download=args.download, sltt_k=args.sltt_k, fptt_alpha=args.fptt_alpha)
+        download=args.download, sltt_k=args.sltt_k,
+        fptt_alpha=TrainConfig.fptt_alpha if args.fptt_alpha is None else args.fptt_alpha)
 
 
 def output_path_problem(path: str, kind: str = "file") -> Optional[str]:
@@ -347,6 +349,9 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     args = parser.parse_args(argv)
     if args.command != "train":  # pragma: no cover - argparse enforces the choices
         parser.error(f"unknown command {args.command!r}")
+    if args.fptt_alpha is not None and args.method != "fptt":
+        parser.error(f"--fptt-alpha applies to --method fptt only (got --method {args.method}); "
+                     f"drop it, or train with --method fptt.")
     try:
         config = config_from_args(args)
     except ValueError as e:
@@ -366,7 +371,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if problems:
         parser.error("; ".join(problems))
     if args.threads is not None:
-        torch.set_num_threads(args.threads)
+        n, note = capped_threads(args.threads, f"--threads {args.threads}")
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+        torch.set_num_threads(n)
     distributed = is_torchrun()
     is_main = not distributed or os.environ.get("RANK") == "0"
     if distributed or args.checkpoint_dir is not None:

@@ -52,6 +52,7 @@ from torch import nn
 
 from ..data import DatasetSplits, load_dataset
 from ..functional.encoding import make_encoder
+from ..functional.online_training import check_w_ra
 from ..functional.state import reset_net
 from ..models import build_model
 from .config import (HISTORY_KEYS, TrainConfig, make_loaders, make_loss, make_optimizer, make_scheduler,
@@ -257,6 +258,8 @@ def fit(config: TrainConfig, *, data: Optional[DatasetSplits] = None,
             raise ValueError(f"method_state was given but method {config.method!r} keeps no state "
                              f"across batches.")
         step.load_state_dict(method_state)
+        if getattr(step, "w_ra", None) is not None:  # checked against this optimizer now,
+            check_w_ra(step.w_ra, optimizer, "fit(method_state=...)")  # not at the first batch
     callbacks = [] if on_epoch_end is None else (
         [on_epoch_end] if callable(on_epoch_end) else list(on_epoch_end))
     elapsed = history["time"][-1] if history["time"] else 0.0

@@ -26,8 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..functional.online_training import (_check_alpha, _fptt_sequence, check_finite_input,
-                                          check_w_ra, fptt_online_training_init_w_ra)
+from ..functional.online_training import (_check_alpha, _checked_loss, _fptt_sequence,
+                                          check_finite_input, check_w_ra,
+                                          fptt_online_training_init_w_ra,
+                                          warn_unoptimized_gradients)
 from ..functional.state import reset_net
 from .steps import LossFn, StepResult, SyncContext, ottt_backward
 
@@ -82,6 +84,7 @@ def sltt_step(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
     """
     where = "sltt_step"
     T = _check_batch(x_seq, y, where)
+    check_finite_input(x_seq, 0, where)
     if k is None:
         chosen = set(range(T))
     else:
@@ -97,14 +100,15 @@ def sltt_step(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
         if t in chosen:
             with (sync_context() if t < last else contextlib.nullcontext()):
                 out = model(x_seq[t])                   # (B, n_classes)
-                loss = loss_fn(out, y) / T
+                loss = _checked_loss(loss_fn(out, y), t, where, name="loss_fn") / T
                 loss.backward()
         else:
             with torch.no_grad():
                 out = model(x_seq[t])
-                loss = loss_fn(out, y) / T
+                loss = _checked_loss(loss_fn(out, y), t, where, name="loss_fn") / T
         total += loss.item()
         out_sum = out.detach() if out_sum is None else out_sum + out.detach()
+    warn_unoptimized_gradients(model, optimizer, where)
     optimizer.step()
     reset_net(model)
     return StepResult(total, out_sum)
@@ -188,6 +192,17 @@ class FPTTStep:
             raise ValueError(f"FPTTStep.load_state_dict: the state was saved with alpha={alpha} "
                              f"but this step has alpha={self.alpha}.")
         w_ra = state["w_ra"]
+        if w_ra is not None:
+            if not isinstance(w_ra, (list, tuple)) or not all(
+                    isinstance(w, torch.Tensor) and w.is_floating_point() for w in w_ra):
+                raise ValueError(f"FPTTStep.load_state_dict: w_ra must be a list of float tensors "
+                                 f"(one per optimizer parameter), got {type(w_ra).__name__}.")
+            bad = [i for i, w in enumerate(w_ra) if not bool(torch.isfinite(w).all())]
+            if bad:
+                raise FloatingPointError(
+                    f"FPTTStep.load_state_dict: w_ra[{bad[0]}] holds NaN or inf ({len(bad)} of "
+                    f"{len(w_ra)} tensors): the run had diverged before this state was saved. "
+                    f"Resume from an earlier checkpoint, or start FPTT afresh (w_ra=None).")
         self.w_ra = None if w_ra is None else [w.detach().clone() for w in w_ra]
 
     def __repr__(self) -> str:

@@ -169,9 +169,12 @@ def _check_finite_state(path: Path, state: dict) -> None:
     """Refuse a checkpoint whose weights (or optimizer state) hold NaN or inf."""
     bad = []
     optimizer_state = state["optimizer"].get("state", {}) if isinstance(state["optimizer"], dict) else {}
+    method_state = state.get("method_state")
+    w_ra = method_state.get("w_ra") if isinstance(method_state, dict) else None
     items = [(f"model {k}", v) for k, v in state["model"].items()] + [
         (f"optimizer state {k}[{name!r}]", v) for k, entry in optimizer_state.items()
-        if isinstance(entry, dict) for name, v in entry.items()]
+        if isinstance(entry, dict) for name, v in entry.items()] + [
+        (f"FPTT's running average w_ra[{i}]", v) for i, v in enumerate(w_ra or [])]
     for name, value in items:
         if isinstance(value, torch.Tensor) and value.is_floating_point() \
                 and not bool(torch.isfinite(value).all()):
@@ -183,6 +186,21 @@ def _check_finite_state(path: Path, state: dict) -> None:
             f"training on from it would only report chance accuracy. Resume from an earlier "
             f"checkpoint (move this one away) with a smaller --lr. The file was left as it is."
         )
+
+
+def _check_w_ra_count(path: Path, state: dict) -> None:
+    """FPTT's ``w_ra`` holds one tensor per optimizer parameter: checked at load, not at the
+    first batch (shapes are checked against the rebuilt optimizer in ``fit``)."""
+    w_ra = state["method_state"].get("w_ra")
+    groups = state["optimizer"].get("param_groups", []) if isinstance(state["optimizer"], dict) else []
+    n_params = sum(len(g.get("params", [])) for g in groups)
+    if w_ra is not None and (not isinstance(w_ra, (list, tuple)) or len(w_ra) != n_params):
+        got = f"{len(w_ra)} tensor(s)" if isinstance(w_ra, (list, tuple)) else type(w_ra).__name__
+        raise ckpt.CheckpointError(
+            f"{path}: FPTT's running average w_ra has {got} but the saved optimizer has {n_params} "
+            f"parameter(s); the file was not written by this run's model. Resume from another "
+            f"checkpoint or start a fresh run in another --checkpoint-dir. The checkpoint was not "
+            f"modified.")
 
 
 def _load_for_resume(directory: Path, config: TrainConfig, world_size: int,
@@ -202,6 +220,8 @@ def _load_for_resume(directory: Path, config: TrainConfig, world_size: int,
             f"{path} lacks FPTT's running average ('method_state'), so --method fptt cannot resume "
             f"from it exactly. Start a fresh run in another --checkpoint-dir. The checkpoint was "
             f"not modified.")
+    if state["config"]["method"] == "fptt":
+        _check_w_ra_count(path, state)
     ckpt.check_config_compatible(state["config"], config.to_dict(), ignore=RESUME_MAY_CHANGE,
                                  where=f"checkpoint {path}")
     _check_progress(path, state, config)

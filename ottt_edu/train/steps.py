@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..functional.online_training import _checked_loss, check_finite_input, warn_unoptimized_gradients
 from ..functional.state import detach_net, reset_net
 
 __all__ = ["LossFn", "SyncContext", "cross_entropy_loss", "StepResult", "ottt_backward",
@@ -58,12 +59,20 @@ class StepResult:
     out_sum: torch.Tensor
 
 
-def _check_sequence(x_seq: torch.Tensor, y: torch.Tensor) -> int:
+def _check_sequence(x_seq: torch.Tensor, y: torch.Tensor, where: str = "step") -> int:
+    """T, after refusing a wrong shape and NaN/inf in ``x_seq`` (before any parameter changes)."""
     if x_seq.dim() < 2:
         raise ValueError(f"x_seq must be shaped (T, B, ...), got {tuple(x_seq.shape)}.")
     if x_seq.shape[1] != y.shape[0]:
         raise ValueError(f"batch sizes differ: x_seq {tuple(x_seq.shape)} (T, B, ...) vs y {tuple(y.shape)}.")
+    check_finite_input(x_seq, 0, where)
     return x_seq.shape[0]
+
+
+def _loss(loss: torch.Tensor, t: int, where: str) -> torch.Tensor:
+    """A step's loss, refused (FloatingPointError naming the step and the fix) if not finite:
+    its ``backward()`` would turn every weight into NaN."""
+    return _checked_loss(loss, t, where, name="loss_fn")
 
 
 def ottt_backward(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
@@ -78,12 +87,12 @@ def ottt_backward(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
     reset the network and does not zero the gradients. ``detach_state``: ``detach_net`` after
     every step (``online_steps.online_backward``).
     """
-    T = _check_sequence(x_seq, y)
+    T = _check_sequence(x_seq, y, "ottt_backward")
     total, out_sum = 0.0, None
     for t in range(T):
         with (sync_context() if t < T - 1 else contextlib.nullcontext()):
             out = model(x_seq[t])                           # (B, n_classes)
-            loss = loss_fn(out, y) / T
+            loss = _loss(loss_fn(out, y), t, "ottt_backward") / T
             loss.backward()
         if detach_state:
             detach_net(model)
@@ -97,11 +106,11 @@ def bptt_backward(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
                   sync_context: SyncContext = contextlib.nullcontext) -> StepResult:
     """Unroll over T, then one ``backward()`` through the whole graph (``sync_context`` unused:
     there is only one backward pass). Does not reset the network nor zero the gradients."""
-    T = _check_sequence(x_seq, y)
+    T = _check_sequence(x_seq, y, "bptt_backward")
     loss, out_sum = 0.0, None
     for t in range(T):
         out = model(x_seq[t])                               # (B, n_classes)
-        loss = loss + loss_fn(out, y) / T
+        loss = loss + _loss(loss_fn(out, y), t, "bptt_backward") / T
         out_sum = out.detach() if out_sum is None else out_sum + out.detach()
     loss.backward()
     return StepResult(loss.item(), out_sum)
@@ -114,6 +123,7 @@ def ottt_a_step(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
     reset_net(model)
     optimizer.zero_grad(set_to_none=True)
     result = ottt_backward(model, x_seq, y, loss_fn, sync_context)
+    warn_unoptimized_gradients(model, optimizer, "ottt_a_step")
     optimizer.step()
     reset_net(model)
     return result
@@ -127,14 +137,16 @@ def ottt_o_step(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
     Every step's gradient is applied (and, under DDP, synchronised) at once, so
     ``sync_context`` is accepted for a uniform signature but not used.
     """
-    T = _check_sequence(x_seq, y)
+    T = _check_sequence(x_seq, y, "ottt_o_step")
     reset_net(model)
     total, out_sum = 0.0, None
     for t in range(T):
         optimizer.zero_grad(set_to_none=True)
         out = model(x_seq[t])                               # (B, n_classes)
-        loss = loss_fn(out, y) / T
+        loss = _loss(loss_fn(out, y), t, "ottt_o_step") / T
         loss.backward()
+        if t == 0:
+            warn_unoptimized_gradients(model, optimizer, "ottt_o_step")
         optimizer.step()
         total += loss.item()
         out_sum = out.detach() if out_sum is None else out_sum + out.detach()
@@ -149,6 +161,7 @@ def bptt_step(model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
     reset_net(model)
     optimizer.zero_grad(set_to_none=True)
     result = bptt_backward(model, x_seq, y, loss_fn, sync_context)
+    warn_unoptimized_gradients(model, optimizer, "bptt_step")
     optimizer.step()
     reset_net(model)
     return result

@@ -62,3 +62,20 @@ def test_the_student_edition_never_deletes_a_teachers_own_files(tmp_path):
     with pytest.raises(ClassroomError, match="my_answers.txt"):
         build_student_edition("en", tmp_path)
     assert mine.read_text(encoding="utf-8") == "the teacher's notes"
+
+
+def test_a_draft_in_a_subfolder_is_not_graded_instead_of_the_final_notebook(tmp_path, capsys):
+    """``alice/drafts/03_x.ipynb`` beside ``alice/03_x.ipynb``: the final one is graded and a note
+    names the draft (it used to be graded instead: 0/4 where 4/4 was earned)."""
+    from ottt_edu.classroom.grade import collect_submissions
+    alice = tmp_path / "alice"
+    (alice / "drafts").mkdir(parents=True)
+    (alice / "03_x.ipynb").write_text("{}", encoding="utf-8")
+    (alice / "drafts" / "03_x.ipynb").write_text("{}", encoding="utf-8")
+    (tmp_path / "bob" / "03_x").mkdir(parents=True)      # nbgrader's own layout
+    (tmp_path / "bob" / "03_x" / "03_x.ipynb").write_text("{}", encoding="utf-8")
+    found = collect_submissions(tmp_path, ["03_x"])
+    assert found == {("alice", "03_x"): alice / "03_x.ipynb",
+                     ("bob", "03_x"): tmp_path / "bob" / "03_x" / "03_x.ipynb"}
+    err = capsys.readouterr().err
+    assert "not grading" in err and str(alice / "drafts" / "03_x.ipynb") in err

@@ -209,6 +209,24 @@ def test_checkers_leave_global_rng_alone():
     assert torch.equal(torch.rand(3), expected)
 
 
+def test_ottt_a_step_that_zeroes_the_callers_tensors_is_rejected():
+    """The update is right, but the caller's x_seq and y are wiped afterwards (issue 23)."""
+    def wipes(net, x_seq, y, optimizer):
+        total = _reference_ottt_a(net, x_seq, y, optimizer)
+        x_seq.zero_()
+        y.zero_()
+        return total
+    with pytest.raises(ExerciseError, match="changed its input `x_seq` in place"):
+        check_ottt_a_step(wipes)
+
+
+@pytest.mark.parametrize("bad", [42, None, "MyReplaceforGrad", [1, 2], 5.0])
+def test_assert_own_code_given_no_function_or_class_says_what_to_pass(bad):
+    from ottt_edu.course.exercises import assert_own_code
+    with pytest.raises(ExerciseError, match=r"pass the function or class you wrote"):
+        assert_own_code(bad)
+
+
 # -- 05 ---------------------------------------------------------------------------------------
 def _net():
     return OTTTSequential(nn.Linear(4, 6), OTTTLIFNode(), nn.Flatten(), nn.Linear(6, 3))
@@ -230,6 +248,12 @@ def test_wrapping_prediction_wrong_names_the_layer_and_reason():
     with pytest.raises(ExerciseError, match="1 of 4 layers wrong") as e:
         check_wrapping_prediction(_net(), pred)
     assert "2: Flatten" in str(e.value) and "no parameters" in str(e.value)
+
+
+@pytest.mark.parametrize("bad", [5, 2.5, {"a": 1}])
+def test_wrapping_prediction_that_is_no_list_says_so(bad):
+    with pytest.raises(ExerciseError, match="must be a list of wrapper names"):
+        check_wrapping_prediction(_net(), bad)
 
 
 def test_wrapping_prediction_wrong_length_and_unknown_name():

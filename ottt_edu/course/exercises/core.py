@@ -164,6 +164,15 @@ def assert_own_code(obj: Any, forbidden: Sequence[str] = LIBRARY_NAMES) -> None:
     code looks up counts.
     """
     name = "assert_own_code"
+    if not (inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismethod(obj)
+            or isinstance(obj, nn.Module)):
+        raise ExerciseError(say(
+            f"{name}: pass the function or class you wrote (e.g. {name}(MyReplaceforGrad)), got "
+            f"{type(obj).__name__} {obj!r:.40}.",
+            f"{name}：请传入你编写的函数或类（例如 {name}(MyReplaceforGrad)），收到的是 "
+            f"{type(obj).__name__} {obj!r:.40}。"))
+    if isinstance(obj, nn.Module):
+        obj = type(obj)  # an instance: judge its class
     if inspect.isclass(obj):
         for base in obj.__mro__[1:]:
             if base.__module__.startswith("ottt_edu"):

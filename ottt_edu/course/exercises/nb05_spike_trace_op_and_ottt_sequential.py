@@ -83,6 +83,12 @@ def check_wrapping_prediction(net: OTTTSequential, prediction: Optional[Sequence
               file=sys.stderr)
         return False
     truth = net.wrapping()
+    if not isinstance(prediction, (str, list, tuple)):
+        raise ExerciseError(say(
+            f"{name}: your prediction must be a list of wrapper names, one per layer (e.g. "
+            f"[\"GradwithTrace\", \"neuron\", ...]), got {type(prediction).__name__} {prediction!r}.",
+            f"{name}：你的预测必须是一个包装名称的列表，每层一个（例如 [\"GradwithTrace\", "
+            f"\"neuron\", ...]），收到的是 {type(prediction).__name__} {prediction!r}。"))
     if isinstance(prediction, str) or len(prediction) != len(truth):
         n = 1 if isinstance(prediction, str) else len(prediction)
         raise ExerciseError(say(

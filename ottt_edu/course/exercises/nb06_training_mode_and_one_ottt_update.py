@@ -26,6 +26,7 @@ from ...measure.autograd_memory import SavedTensorMeter
 from ...neuron.lif import LIFNode, OTTTLIFNode
 from ..language import say
 from .core import ExerciseError, _NotAttempted, _call, _correct, _fail, _not_attempted
+from .harness import _inputs_unchanged
 
 __all__ = ["check_ottt_a_step"]
 
@@ -128,10 +129,12 @@ def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
             # a stale gradient, as after an earlier batch, to catch a missing zero_grad()
             for p in net.parameters():
                 p.grad = torch.ones_like(p)
+            x_before, y_before = x_seq.clone(), y.clone()
             with SavedTensorMeter() as memory:
                 returned = _call(name, fn, net, x_seq, y, opt)
             case = say(f"case {i} (T=5, B=2, net Linear(4,6)-OTTTLIFNode-Linear(6,3), SGD lr=0.5)",
                        f"用例 {i} (T=5, B=2, 网络 Linear(4,6)-OTTTLIFNode-Linear(6,3), SGD lr=0.5)")
+            _inputs_unchanged(name, case, x_seq=(x_before, x_seq), y=(y_before, y))
             if memory.peak_bytes > 1.5 * ref_memory.peak_bytes:
                 mean_net, _, _ = _ottt_a_setup(seed)
                 _ottt_a_reference(mean_net, x_seq, y,
