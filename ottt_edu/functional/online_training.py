@@ -151,6 +151,17 @@ def _check_call(model: Any, optimizer: Any, x_seq: torch.Tensor, f_loss_t: Any, 
     if not (x_seq.is_floating_point() or x_seq.is_complex()):
         raise TypeError(f"{where}: x_seq must be a floating-point tensor, got {x_seq.dtype}; "
                         f"convert it with x_seq.float().")
+    param = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if param is not None and x_seq.dtype != param.dtype:
+        raise TypeError(f"{where}: x_seq is {x_seq.dtype} but the model's parameters are "
+                        f"{param.dtype}; convert one to the other, e.g. x_seq.to({param.dtype}) "
+                        f"(or model.to(torch.float64) to train in double precision).")
+    multi = [name or type(model).__name__ for name, m in model.named_modules()
+             if getattr(m, "step_mode", "s") == "m"]
+    if multi:
+        raise ValueError(f"{where}: {multi[0]} is in multi-step mode (step_mode='m'), but this "
+                         f"function feeds the network one time step at a time, so the neuron "
+                         f"would read the batch as time. Build the neurons with step_mode='s'.")
     if x_seq.shape[batch_axis] == 0:
         raise ValueError(f"{where}: x_seq {tuple(x_seq.shape)} is an empty batch (N = 0 along dim "
                          f"{batch_axis}): there is nothing to train on.")
@@ -330,6 +341,11 @@ def _fptt_sequence(model: nn.Module, optimizer: torch.optim.Optimizer, x_seq: to
         target_t = target_seq[t]
         optimizer.zero_grad()
         y_t = model(x_t)                                # (N, ...)
+        if not isinstance(y_t, torch.Tensor):
+            raise TypeError(f"{where}: the model returned {type(y_t).__name__} at step t={t}, not "
+                            f"a tensor (a network ending in an OTTT neuron returns [spike, trace] "
+                            f"while training); end it with a layer such as nn.Linear, or use "
+                            f"neurons that return spikes (LIFNode) for FPTT.")
         data_loss = _checked_loss(f_loss_t(y_t, target_t), t, where)
         loss = data_loss + (alpha / 2.0) * sum(
             F.mse_loss(p, w_ra[i] + prev_grads[i] / (2.0 * alpha)) for i, p in enumerate(params))

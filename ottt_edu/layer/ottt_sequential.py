@@ -126,8 +126,20 @@ class OTTTSequential(nn.Sequential):
         self._grad_path = check_grad_path(value)
 
     def wrapping(self) -> list[tuple[str, str]]:
-        """``(layer, wrapper)`` for every layer, as applied to a ``[spike, trace]`` input."""
-        return [(f"{i}: {type(m).__name__}", wrapper_for(m)) for i, m in enumerate(self)]
+        """``(layer, wrapper)`` for every layer, as applied to a ``[spike, trace]`` input.
+
+        A neuron that keeps no trace (``SLTTLIFNode``, a plain ``LIFNode``) hands the next layers
+        a plain spike tensor, so those run as ``'itself'`` (not wrapped, no trace) until the next
+        ``OTTTLIFNode``: an SLTT network in this container trains as plain SLTT."""
+        report, traced = [], True
+        for i, m in enumerate(self):
+            how = wrapper_for(m)
+            if not traced and how in ("GradwithTrace", "SpikeTraceOp"):
+                how = "itself"
+            if isinstance(m, LIFNode):
+                traced = isinstance(m, OTTTLIFNode)
+            report.append((f"{i}: {type(m).__name__}", how))
+        return report
 
     def forward(self, x: Union[torch.Tensor, list[torch.Tensor]]) -> Any:
         if not isinstance(x, torch.Tensor) and not is_spike_trace_pair(x):

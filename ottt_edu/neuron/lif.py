@@ -129,6 +129,13 @@ class LIFNode(MemoryModule):
         self.decay_input = decay_input
         self.v_threshold = v_threshold
         self.v_reset = v_reset
+        if surrogate_function is not None and not callable(surrogate_function):
+            raise TypeError(
+                f"{where}: surrogate_function must be a spike function with a surrogate gradient, "
+                f"e.g. surrogate.Sigmoid(alpha=4.0), got {type(surrogate_function).__name__} "
+                f"{surrogate_function!r}; to set the sharpness alpha, pass "
+                f"surrogate.Sigmoid(alpha={surrogate_function!r})."
+            )
         self.surrogate_function = Sigmoid() if surrogate_function is None else surrogate_function
         self.detach_reset = detach_reset
         self.step_mode = step_mode
@@ -223,6 +230,11 @@ class LIFNode(MemoryModule):
             raise TypeError(
                 f"{type(self).__name__} expects a tensor, got {type(x).__name__}. A [spike, trace] "
                 f"list is handled by OTTTSequential."
+            )
+        if not x.is_floating_point():
+            raise TypeError(
+                f"{type(self).__name__} expects a floating-point input (a membrane current), got "
+                f"{x.dtype}; convert it with x.float()."
             )
         if self.step_mode == "s":
             return self._step(x)

@@ -50,6 +50,8 @@ CASES = [
     ("loss None", lambda x: {"f_loss_t": None}, TypeError, "f_loss_t must be a function"),
     ("optimizer None", lambda x: {"optimizer": None}, TypeError, "torch.optim.Optimizer"),
     ("model None", lambda x: {"model": None}, TypeError, "model must be an nn.Module"),
+    ("float64 input", lambda x: {"x_seq": x.double()}, TypeError,
+     r"x_seq is torch.float64 but the model's parameters are torch.float32"),
 ]
 
 
@@ -106,3 +108,25 @@ def test_the_right_call_still_trains():
     loss, y_all = ottt_online_training(**args)
     assert torch.isfinite(loss) and y_all.shape == (N, T, 10)
     assert any(not torch.equal(p, q) for p, q in zip(before, model.parameters()))
+
+
+@pytest.mark.parametrize("function", ["ottt", "fptt"])
+def test_a_multi_step_neuron_is_refused(function):
+    """Fed one step at a time, a step_mode='m' neuron would read the batch as time."""
+    from ottt_edu import LIFNode
+    model, args = (_ottt if function == "ottt" else _fptt)()
+    model.append(LIFNode(step_mode="m"))
+    run = ottt_online_training if function == "ottt" else fptt_online_training
+    with pytest.raises(ValueError, match=r"multi-step mode.*step_mode='s'"):
+        run(**args)
+
+
+def test_fptt_on_a_network_ending_in_an_ottt_neuron_says_what_to_change():
+    from ottt_edu import OTTTLIFNode, OTTTSequential
+    from torch import nn
+    torch.manual_seed(0)
+    model = OTTTSequential(nn.Flatten(), nn.Linear(64, 10), OTTTLIFNode())
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"returned list at step t=0.*\[spike, trace\]"):
+        fptt_online_training(model, opt, torch.rand(T, N, 1, 8, 8), torch.zeros(T, N, dtype=torch.long),
+                             F.cross_entropy, 0.1, fptt_online_training_init_w_ra(opt))

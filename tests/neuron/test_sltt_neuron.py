@@ -133,3 +133,26 @@ def test_bad_arguments():
     node(torch.zeros(2, 3))
     with pytest.raises(ValueError, match="Call reset_net"):
         node(torch.zeros(4, 3))
+
+
+def test_in_an_ottt_container_the_layers_after_it_are_reported_unwrapped():
+    """An SLTT neuron hands on spikes only: OTTTSequential runs the next layers as themselves,
+    and wrapping() says so (it used to report GradwithTrace for layers never wrapped)."""
+    from torch import nn
+
+    from ottt_edu import OTTTLIFNode, OTTTSequential
+    net = OTTTSequential(nn.Linear(4, 6), SLTTLIFNode(), nn.Flatten(), nn.Linear(6, 3), OTTTLIFNode(),
+                         nn.Linear(3, 2))
+    assert [how for _, how in net.wrapping()] == [
+        "GradwithTrace", "neuron (spike only)", "itself", "itself", "neuron (spike only)", "GradwithTrace"]
+
+
+@pytest.mark.parametrize("bad", [torch.ones(2, 3, dtype=torch.bool), torch.ones(2, 3, dtype=torch.long)])
+def test_a_non_float_input_is_refused_at_once(bad):
+    with pytest.raises(TypeError, match=r"floating-point input.*x\.float\(\)"):
+        SLTTLIFNode()(bad)
+
+
+def test_a_number_for_the_surrogate_function_says_how_to_set_alpha():
+    with pytest.raises(TypeError, match=r"surrogate\.Sigmoid\(alpha=4\.0\)"):
+        SLTTLIFNode(surrogate_function=4.0)
