@@ -1,7 +1,10 @@
 """``python -m ottt_edu.classroom student|grade``: the classroom kit's command line.
 
     python -m ottt_edu.classroom student [--edition en|zh-CN|all] [--out release]
-    python -m ottt_edu.classroom grade SUBMISSIONS [--edition en|zh-CN] [--csv scores.csv]
+    python -m ottt_edu.classroom grade SUBMISSIONS [--edition en|zh-CN] [--csv scores.csv] [--no-sandbox]
+
+Grading runs every submission's kernel in its own bubblewrap sandbox (Linux; see
+``ottt_edu.classroom.sandbox``) and refuses to run without one unless ``--no-sandbox`` is given.
 
 (``python tasks.py student`` and ``python tasks.py grade`` call these.) An error is one line on
 stderr and exit code 2.
@@ -30,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--keep", type=Path, default=None,
                    help="keep the nbgrader course here (autograded notebooks with their outputs "
                         "in KEEP/<edition>/autograded/<student>/NN_name/) instead of a temporary folder")
+    g.add_argument("--no-sandbox", action="store_true",
+                   help="run the submissions' code with your own rights, outside any sandbox: only "
+                        "for submissions you trust (every row of the CSV then says so)")
     return p
 
 
@@ -43,7 +49,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print(f"{edition}: {len(written)} notebooks in {args.out / edition}")
         else:
             check_csv_path(args.csv)
-            rows = grade(args.submissions, args.edition, work=args.keep)
+            rows = grade(args.submissions, args.edition, work=args.keep, sandbox=not args.no_sandbox)
             write_csv(rows, args.csv)
             totals = [r for r in rows if r.exercise == "TOTAL"]
             print(f"graded {len(totals)} notebook(s) of "
@@ -51,6 +57,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for r in totals:
                 if r.note:
                     print(f"  {r.student} / {r.notebook}: {r.note}")
+            for student in sorted({r.student for r in totals}):
+                mine = [r for r in totals if r.student == student]
+                print(f"  {student}: {sum(r.score for r in mine):g} / "
+                      f"{sum(r.max_score for r in mine):g} points in {len(mine)} notebook(s)")
     except ClassroomError as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2

@@ -41,6 +41,10 @@ class CourseConfig:
     root: Path
     edition: str = "en"
     cell_timeout_s: int = CELL_TIMEOUT_S
+    #: the kernel that runs the notebooks: this interpreter's own, or grading's sandboxed one
+    kernel_name: str = "python3"
+    #: ZeroMQ over Unix sockets with this path prefix (the sandbox has no network), or TCP
+    ipc_path: Optional[str] = None
 
     def nbgrader_config(self):  # -> traitlets.config.Config
         from traitlets.config import Config
@@ -49,7 +53,10 @@ class CourseConfig:
         c.CourseDirectory.root = str(self.root)
         c.CourseDirectory.course_id = f"ottt_edu-{self.edition}"
         # Run in this interpreter's own kernel, wherever the course kernel is registered or not.
-        c.Execute.kernel_name = "python3"
+        c.Execute.kernel_name = self.kernel_name
+        if self.ipc_path is not None:
+            c.KernelManager.transport = "ipc"
+            c.KernelManager.ip = self.ipc_path
         c.Execute.timeout = self.cell_timeout_s
         c.Execute.allow_errors = True
         c.OverwriteCells.add_missing_cells = True  # a deleted test cell is put back and run

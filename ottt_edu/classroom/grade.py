@@ -12,6 +12,7 @@ Reference: nbgrader 0.9 (https://nbgrader.readthedocs.io), ``autograde``.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import shutil
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .editions import ClassroomError, CourseConfig, _api, prepare_course, source_notebooks
+from .sandbox import SandboxLimits, kernel_spec, make_pids_cgroup, remove_cgroup, sandbox_problem
+from .scan import review_notes
 
 @dataclass
 class CellScore:
@@ -123,25 +126,59 @@ def _zero_reasons(autograded: Path) -> dict[str, str]:
     return found
 
 
-def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None) -> list[CellScore]:
+@contextlib.contextmanager
+def _sandboxed_kernel(tmp: Path, limits: SandboxLimits):
+    """The sandbox kernelspec on ``JUPYTER_PATH`` and connection files in ``tmp`` for the block;
+    yields ``(kernel_name, ipc_path)``."""
+    saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR")}
+    for d in ("jupyter", "runtime", "scratch", "ipc"):
+        (tmp / d).mkdir(mode=0o700, exist_ok=True)
+    cgroup = make_pids_cgroup(limits.processes)
+    name = kernel_spec(tmp / "jupyter", tmp / "scratch", limits, cgroup)
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        [str(tmp / "jupyter"), *([saved["JUPYTER_PATH"]] if saved["JUPYTER_PATH"] else [])])
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(tmp / "runtime")
+    try:
+        yield name, str(tmp / "ipc" / "kernel")
+    finally:
+        remove_cgroup(cgroup)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *,
+          sandbox: bool = True, limits: SandboxLimits = SandboxLimits()) -> list[CellScore]:
     """Autograde every submission in ``submissions``; one :class:`CellScore` per graded cell and
-    one ``TOTAL`` row per notebook (its note lists tampering and grading errors)."""
+    one ``TOTAL`` row per notebook (its note lists tampering and grading errors).
+
+    ``sandbox`` (the default): every notebook's kernel runs in its own bubblewrap sandbox
+    (``ottt_edu.classroom.sandbox``), which sees only that submission; refused with the fix
+    where none can be made. ``sandbox=False`` runs the students' code with your rights: only for
+    submissions you trust; every row's note then says so."""
     import nbformat
     from nbgrader.api import Gradebook, MissingEntry
 
     notebooks = {p.stem: p for p in source_notebooks(edition)}
     subs = collect_submissions(submissions, list(notebooks))
+    if sandbox and sandbox_problem():
+        raise ClassroomError(sandbox_problem())
     rows: list[CellScore] = []
-    with tempfile.TemporaryDirectory(prefix="ottt-grade-") as tmp:
-        config = CourseConfig(root=Path(work or tmp) / edition, edition=edition)
+    with tempfile.TemporaryDirectory(prefix="ottt-grade-") as tmp, contextlib.ExitStack() as stack:
+        kernel, ipc = (stack.enter_context(_sandboxed_kernel(Path(tmp), limits)) if sandbox
+                       else ("python3", None))
+        config = CourseConfig(root=Path(work or tmp) / edition, edition=edition,
+                              kernel_name=kernel, ipc_path=ipc)
         needed = sorted({stem for _, stem in subs})
         prepare_course(config, [notebooks[s] for s in needed])
         api = _api(config)
         problems: dict[tuple[str, str], str] = {}
         for (student, stem), path in sorted(subs.items()):
-            note = []
+            note = [] if sandbox else ["graded without a sandbox (--no-sandbox)"]
             try:
-                nbformat.read(path, as_version=4)
+                submitted = nbformat.read(path, as_version=4)
             except Exception as e:  # not a notebook at all: zero, and say why
                 problems[(student, stem)] = f"not a readable notebook ({type(e).__name__}: {e})"
                 continue
@@ -151,6 +188,7 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None) -
             tampering = find_tampering(config.root / "release" / stem / f"{stem}.ipynb", path)
             if tampering.note():
                 note.append(tampering.note())
+            note.extend(review_notes(submitted))
             result = api.autograde(stem, student, force=True, create=True)
             if not result.get("success"):
                 note.append("autograde failed: " + " ".join(str(result.get("error")).split())[:300])
@@ -190,6 +228,13 @@ def check_csv_path(path: Path) -> None:
         raise ClassroomError(f"--csv {path}: the folder {folder} is not writable; choose another.")
 
 
+def _inert(text: str) -> str:
+    """A CSV cell no spreadsheet runs as a formula: a leading ``=``, ``+``, ``-``, ``@`` (or a
+    tab or carriage return) gets a ``'`` before it (OWASP's advice on CSV injection)."""
+    text = str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def write_csv(rows: Sequence[CellScore], path: Path) -> None:
     """One row per graded cell, written atomically (a temporary file beside it, fsync, replace):
     a kill or a full disk leaves the previous CSV or the new one, never a part."""
@@ -201,8 +246,8 @@ def write_csv(rows: Sequence[CellScore], path: Path) -> None:
             w = csv.writer(f)
             w.writerow(["student", "notebook", "exercise", "score", "max_score", "note"])
             for r in rows:
-                w.writerow([r.student, r.notebook, r.exercise, f"{r.score:g}", f"{r.max_score:g}",
-                            r.note])
+                w.writerow([_inert(r.student), _inert(r.notebook), _inert(r.exercise),
+                            f"{r.score:g}", f"{r.max_score:g}", _inert(r.note)])
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -18,6 +18,7 @@ import pytest
 
 import classroom_sim as sim
 from ottt_edu import classroom
+from ottt_edu.classroom.sandbox import sandbox_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 EN = classroom.source_notebooks("en")
@@ -157,7 +158,8 @@ def graded(release, tmp_path_factory):
     (subs / "broken" / nb03.name).write_text("{ this is not a notebook", encoding="utf-8")
 
     work = tmp_path_factory.mktemp("course")
-    rows = classroom.grade(subs, "en", work=work)
+    # scoring is tested here (test_sandbox.py tests the sandbox): sandboxed wherever one exists
+    rows = classroom.grade(subs, "en", work=work, sandbox=sandbox_problem() is None)
     csv_path = work / "scores.csv"
     classroom.write_csv(rows, csv_path)
     with open(csv_path, newline="", encoding="utf-8") as f:
@@ -240,7 +242,8 @@ def test_chinese_edition_round_trip(release, tmp_path):
     _write(student, tmp_path / "subs", "blank", path.name)
     _write(sim.submission(teacher, student, {g: "correct" for g in sim.solution_ids(teacher)}),
            tmp_path / "subs", "correct", path.name)
-    rows = classroom.grade(tmp_path / "subs", "zh-CN", work=tmp_path / "course")
+    rows = classroom.grade(tmp_path / "subs", "zh-CN", work=tmp_path / "course",
+                           sandbox=sandbox_problem() is None)
     totals = {r.student: (r.score, r.max_score) for r in rows if r.exercise == "TOTAL"}
     full = sum(sim.points(teacher, g) for g in sim.grade_ids(teacher))
     assert totals == {"blank": (0, full), "correct": (full, full)}

@@ -1,0 +1,254 @@
+"""One bubblewrap sandbox per graded submission: the student's kernel sees only its own notebook.
+
+``grade`` executes each submission with nbgrader, but the *kernel* (the process that runs the
+student's code) is started through :func:`main` of this module, which wraps it in bubblewrap
+(``bwrap``, Debian/Ubuntu package ``bubblewrap``) with new user, pid, network, IPC, UTS and mount
+namespaces. Inside, the kernel sees:
+
+- a scratch copy of the submission's folder (read-write; the grader never reads it back);
+- the course's Python environment and the ``ottt_edu`` package, read-only;
+- the system's ``/usr`` (and the ``/bin``, ``/lib`` links), a private ``/tmp``, ``/proc`` of its
+  own pid namespace, a minimal ``/dev``;
+- the kernel's connection file (read-only) and the folder of its ZeroMQ sockets (``ipc``
+  transport: the network namespace has no route to the grader's loopback).
+
+Nothing else: no answer key, no gradebook, no other submission, no ``$HOME``, no network, no
+environment variable of the grader's (``--clearenv``). Resource limits (``setrlimit`` before
+``exec``, inherited by every process inside): address space, CPU seconds, processes, file size.
+The sandbox's pid namespace dies with the kernel, so no process it started outlives grading.
+
+What remains visible (the threat model in docs/teaching.md): the installed library, whose
+reference answers a student could read; nbgrader's test cells arrive one at a time as code to
+run, so a submission cannot read the hidden tests of later cells before they run.
+
+Reference: bubblewrap(1); jupyter_client's ``ipc`` transport; nbgrader's FAQ on untrusted
+code ("run the autograder in a sandbox").
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional, Sequence
+
+__all__ = ["SandboxLimits", "find_bwrap", "sandbox_problem", "make_pids_cgroup", "remove_cgroup",
+           "bwrap_argv", "kernel_spec", "main"]
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]   # ottt_edu/
+KERNEL_NAME = "ottt-sandbox"
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: sudo apt install bubblewrap; Fedora: sudo dnf "
+                "install bubblewrap) or, for submissions you trust, pass --no-sandbox")
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Caps on one submission's kernel and everything it starts (``setrlimit``).
+
+    ``memory_bytes``: address space per process (the course's heaviest notebook peaks near
+    1.5 GB resident; torch maps more address space than it touches, so the cap is generous);
+    ``cpu_seconds``: CPU time per process (the slowest graded notebook needs about 60 s);
+    ``processes``: processes and threads of the sandbox's user; ``file_bytes``: largest file
+    it may write."""
+
+    memory_bytes: int = 8 * 2**30
+    cpu_seconds: int = 900
+    processes: int = 512
+    file_bytes: int = 512 * 2**20
+
+
+@lru_cache(maxsize=1)
+def find_bwrap() -> Optional[str]:
+    """The ``bwrap`` command if it is installed *and* can make the namespaces here (a container
+    may forbid user namespaces); ``None`` otherwise."""
+    path = shutil.which("bwrap")
+    if path is None or not sys.platform.startswith("linux"):
+        return None
+    try:
+        probe = subprocess.run([path, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+                                "--proc", "/proc", "--dev", "/dev", "true"],
+                               capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return path if probe.returncode == 0 else None
+
+
+def sandbox_problem() -> Optional[str]:
+    """Why no sandbox can be made here (one sentence with the fix), or ``None``."""
+    if not sys.platform.startswith("linux"):
+        return (f"grading runs each submission in a bubblewrap sandbox, which needs Linux; on "
+                f"{sys.platform} grade only submissions you trust, with --no-sandbox (or grade on a "
+                f"Linux server)")
+    if shutil.which("bwrap") is None:
+        return f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}"
+    if find_bwrap() is None:
+        return ("bwrap is installed but cannot create namespaces here (user namespaces disabled, "
+                "e.g. kernel.unprivileged_userns_clone=0 or a restricted container): enable them, "
+                "or pass --no-sandbox for submissions you trust")
+    return None
+
+
+def make_pids_cgroup(limit: int) -> Optional[Path]:
+    """A ``pids`` cgroup capped at ``limit`` processes, for a grader running as root (root is
+    exempt from ``RLIMIT_NPROC``); the launcher joins it before starting the sandbox. ``None``
+    when not root or no writable ``pids`` controller exists (cgroup v1 or v2)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+        group = base / f"ottt-sandbox-{os.getpid()}"
+        try:
+            group.mkdir(exist_ok=True)
+            (group / "pids.max").write_text(str(limit), encoding="utf-8")
+            return group
+        except OSError:
+            try:
+                group.rmdir()
+            except OSError:
+                pass
+    return None
+
+
+def remove_cgroup(group: Optional[Path]) -> None:
+    """Remove the cgroup of :func:`make_pids_cgroup` once its processes are gone."""
+    if group is None:
+        return
+    import time
+    for _ in range(50):
+        try:
+            group.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+def _system_binds() -> list[str]:
+    """``/usr`` read-only, and ``/bin``, ``/lib``, ``/lib64``, ``/sbin`` as the host has them
+    (symbolic links on merged-/usr systems, folders elsewhere)."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        p = Path(top)
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), top]
+        elif p.is_dir():
+            args += ["--ro-bind", top, top]
+    for f in ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts"):
+        if Path(f).exists():
+            args += ["--ro-bind", f, f]
+    return args
+
+
+def _python_binds() -> list[str]:
+    """The interpreter, its environment (a venv and the Python it was made from) and the
+    ``ottt_edu`` package (an editable install lives in the repository: only the package folder is
+    shown, not the notebooks beside it)."""
+    paths = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), PACKAGE_DIR,
+             Path(sys.executable).resolve().parent}
+    args: list[str] = []
+    for p in sorted(paths):
+        if not str(p).startswith("/usr"):
+            args += ["--ro-bind", str(p), str(p)]
+    if Path(sys.prefix) != Path(sys.prefix).resolve():  # a venv reached through a link
+        args += ["--ro-bind", str(Path(sys.prefix).resolve()), sys.prefix]
+    return args
+
+
+def bwrap_argv(bwrap: str, workdir: Path, scratch: Path, connection_file: Path,
+               ipc_dir: Optional[Path], command: Sequence[str]) -> list[str]:
+    """The ``bwrap`` command line that runs ``command`` with ``scratch`` shown at ``workdir``."""
+    env = {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "MPLCONFIGDIR": "/tmp/matplotlib",
+           "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONNOUSERSITE": "1", "OTTT_EDU_THREADS": "1", "USER": "student",
+           "JPY_PARENT_PID": "1"}  # ipykernel: launched by a client (no banner, no parent poller)
+    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+            *_system_binds(), *_python_binds(),
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            "--bind", str(scratch), str(workdir),
+            "--ro-bind", str(connection_file), str(connection_file)]
+    if ipc_dir is not None:
+        args += ["--bind", str(ipc_dir), str(ipc_dir)]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return [*args, "--chdir", str(workdir), "--", *command]
+
+
+def kernel_spec(folder: Path, scratch_root: Path, limits: SandboxLimits,
+                cgroup: Optional[Path] = None) -> str:
+    """Write the sandboxed kernel's kernelspec into ``folder/kernels/`` (put ``folder`` on
+    ``JUPYTER_PATH``); return its name."""
+    spec = folder / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    # Run as a file, isolated (-I): the launcher needs the standard library only, so starting a
+    # kernel does not import torch, and nothing from the environment changes what it does.
+    argv = [sys.executable, "-I", str(Path(__file__).resolve()), "--scratch-root", str(scratch_root),
+            "--memory", str(limits.memory_bytes), "--cpu", str(limits.cpu_seconds),
+            "--processes", str(limits.processes), "--file-size", str(limits.file_bytes),
+            *(["--cgroup", str(cgroup)] if cgroup else []), "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": argv, "display_name": "ottt_edu sandbox", "language": "python",
+        "metadata": {"debugger": False}}), encoding="utf-8")
+    return KERNEL_NAME
+
+
+def _copy_folder(src: Path, dst: Path) -> None:
+    """Regular files and folders only (a link in a submission's folder is not followed)."""
+    for item in src.iterdir():
+        if item.is_symlink():
+            continue
+        if item.is_dir():
+            (dst / item.name).mkdir()
+            _copy_folder(item, dst / item.name)
+        elif item.is_file():
+            shutil.copyfile(item, dst / item.name)
+
+
+def _limit(limits: SandboxLimits) -> None:
+    import resource
+
+    for what, value in ((resource.RLIMIT_AS, limits.memory_bytes),
+                        (resource.RLIMIT_CPU, limits.cpu_seconds),
+                        (resource.RLIMIT_NPROC, limits.processes),
+                        (resource.RLIMIT_FSIZE, limits.file_bytes),
+                        (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(what, (value, value))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The kernel launcher of the kernelspec: started by nbgrader (jupyter_client) in the
+    submission's folder, it copies that folder to a scratch folder and ``exec``s ``bwrap``."""
+    p = argparse.ArgumentParser(prog="ottt_edu/classroom/sandbox.py")
+    p.add_argument("--scratch-root", type=Path, required=True)
+    p.add_argument("--memory", type=int, default=SandboxLimits.memory_bytes)
+    p.add_argument("--cpu", type=int, default=SandboxLimits.cpu_seconds)
+    p.add_argument("--processes", type=int, default=SandboxLimits.processes)
+    p.add_argument("--file-size", type=int, default=SandboxLimits.file_bytes)
+    p.add_argument("--cgroup", type=Path, default=None)
+    p.add_argument("-f", dest="connection_file", type=Path, required=True)
+    args = p.parse_args(argv)
+    bwrap = find_bwrap()
+    if bwrap is None:
+        print(f"ottt_edu sandbox: {sandbox_problem()}", file=sys.stderr)
+        return 3
+    workdir = Path.cwd()
+    scratch = Path(tempfile.mkdtemp(prefix="submission-", dir=args.scratch_root))
+    _copy_folder(workdir, scratch)
+    connection = json.loads(args.connection_file.read_text(encoding="utf-8"))
+    ipc_dir = Path(connection["ip"]).parent if connection.get("transport") == "ipc" else None
+    command = [sys.executable, "-m", "ipykernel_launcher", "-f", str(args.connection_file)]
+    full = bwrap_argv(bwrap, workdir, scratch, args.connection_file.resolve(), ipc_dir, command)
+    _limit(SandboxLimits(args.memory, args.cpu, args.processes, args.file_size))
+    if args.cgroup is not None:  # as root: the process cap is the cgroup's
+        (args.cgroup / "cgroup.procs").write_text(str(os.getpid()), encoding="utf-8")
+    os.execv(bwrap, full)
+    return 0  # pragma: no cover - execv does not return
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""Grading a class that attacks the grader (issue 24), with harmless markers: each submission of
+notebook 03 tries one attack from its answer cell; honest classmates are graded beside them.
+Asserted from outside: no marker outside the sandbox, no other submission changed, no process
+alive afterwards, the CSV unchanged after ``grade`` returned, no grader variable visible, the
+stolen key scores 0, the patched checker is flagged, the classmate keeps full marks, the CSV
+holds no formula. Skipped, with the reason, where no bubblewrap sandbox can be made."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import classroom_sim as sim
+from ottt_edu import classroom
+from ottt_edu.classroom.sandbox import SandboxLimits, sandbox_problem
+from ottt_edu.classroom.scan import review_notes
+
+pytestmark = pytest.mark.skipif(sandbox_problem() is not None, reason=str(sandbox_problem()))
+ROOT = Path(__file__).resolve().parents[2]
+NB03 = ROOT / "notebooks" / "03_replace_for_grad.ipynb"
+SECRET = "grader-token-7f3a"           # a variable of the grader's environment
+SLEEP = "4.3217"                       # the detached process's marker in its command line
+FIRST, SECOND = "my_replace_for_grad", "replace_by_detach"
+
+
+def _attack_source(answer: str, attack: str) -> str:
+    return answer + "\n\n# --- the attack ---\n" + attack
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("class")
+    release = base / "release"
+    classroom.build_student_edition("en", release)
+    teacher, student = sim.read(NB03), sim.read(release / "en" / NB03.name)
+    subs, work, outside = base / "submissions", base / "work", base / "outside"
+    outside.mkdir()
+    csv_path = base / "scores.csv"
+    marker = outside / "escaped"
+    correct = sim.submission(teacher, student, {FIRST: "correct", SECOND: "correct"})
+    key_paths = [str(NB03), str(work / "en" / "source" / NB03.stem / NB03.name)]
+    attacks = {
+        "steal_key": f"""
+import json
+for _p in {key_paths!r}:
+    try:
+        _nb = json.load(open(_p))
+    except OSError:
+        continue
+    for _c in _nb["cells"]:
+        if _c.get("metadata", {{}}).get("nbgrader", {{}}).get("solution"):
+            exec("".join(_c["source"]))
+    break
+""",
+        "overwrite_classmate": f"""
+import os
+for _pid in os.listdir("/proc"):
+    try:
+        for _f in os.listdir(f"/proc/{{_pid}}/cwd"):
+            open(os.path.join(f"/proc/{{_pid}}/cwd", _f + ".x"), "w").write("hacked")
+    except OSError:
+        pass
+try:
+    open({str(subs / "honest" / NB03.name)!r}, "w").write("hacked")
+except OSError:
+    pass
+""",
+        "gradebook": f"""
+try:
+    open({str(work / "en" / "gradebook.db")!r}, "ab").write(b"HACKED")
+except OSError:
+    pass
+""",
+        "detached": f"""
+import subprocess
+subprocess.Popen(["/bin/sh", "-c", "sleep {SLEEP}; echo hacked >> {csv_path}; touch {marker}"],
+                 start_new_session=True)
+""",
+        "environment": f"""
+import os
+print(sorted(os.environ))
+print({SECRET!r} in str(os.environ))
+try:
+    open({str(marker)!r}, "w").write(str(dict(os.environ)))
+except OSError:
+    pass
+""",
+        "fork_bomb": """
+import os, time
+_kids = 0
+try:
+    for _ in range(600):
+        if os.fork() == 0:
+            time.sleep(3)
+            os._exit(0)
+        _kids += 1
+except OSError:
+    print(f"fork stopped after {_kids} processes")
+""",
+        "memory": """
+try:
+    _big = bytearray(64 * 2**30)
+except MemoryError:
+    print("capped: no 64 GiB for a submission")
+""",
+    }
+    for name, attack in attacks.items():
+        nb = sim.submission(teacher, student, {FIRST: "correct", SECOND: "correct"})
+        cell = sim.cell(nb, FIRST)
+        cell.source = (attack if name == "steal_key" else _attack_source(cell.source, attack))
+        if name == "steal_key":  # no answer of its own: the stolen key is all it has
+            sim.cell(nb, SECOND).source = "# nothing"
+        (subs / name).mkdir(parents=True)
+        nbformat.write(nb, subs / name / NB03.name)
+    patched = sim.submission(teacher, student, {FIRST: "correct", SECOND: "wrong"})
+    sim.cell(patched, SECOND).source += "\ncheck_replace_by_detach = lambda *a, **k: True\n"
+    (subs / "patched").mkdir()
+    nbformat.write(patched, subs / "patched" / NB03.name)
+    formula = sim.submission(teacher, student, {FIRST: "correct", SECOND: "correct"})
+    sim.cell(formula, SECOND).source = (
+        'def replace_by_detach(x, x_r):\n'
+        '    raise type(\'=HYPERLINK("http://example.invalid","click")\', (Exception,), {})("x")\n')
+    (subs / "formula").mkdir()
+    nbformat.write(formula, subs / "formula" / NB03.name)
+    (subs / "honest").mkdir()
+    nbformat.write(correct, subs / "honest" / NB03.name)
+    honest_before = (subs / "honest" / NB03.name).read_bytes()
+
+    os.environ["OTTT_GRADER_TOKEN"] = SECRET
+    try:
+        rows = classroom.grade(subs, "en", work=work, limits=SandboxLimits(processes=200))
+    finally:
+        os.environ.pop("OTTT_GRADER_TOKEN")
+    classroom.write_csv(rows, csv_path)
+    csv_after = csv_path.read_bytes()
+    time.sleep(float(SLEEP) + 2)  # the detached process would have written by now
+    totals = {r.student: r for r in rows if r.exercise == "TOTAL"}
+    return dict(totals=totals, rows=rows, csv=csv_path, csv_after=csv_after, marker=marker,
+                outside=outside, subs=subs, work=work, honest_before=honest_before)
+
+
+def _autograded(graded, student) -> str:
+    path = graded["work"] / "en" / "autograded" / student / NB03.stem / NB03.name
+    return path.read_text(encoding="utf-8")
+
+
+def test_honest_classmate_keeps_full_marks_and_their_file(graded):
+    honest = graded["totals"]["honest"]
+    assert (honest.score, honest.max_score) == (4.0, 4.0) and honest.note == ""
+    assert (graded["subs"] / "honest" / NB03.name).read_bytes() == graded["honest_before"]
+
+
+def test_the_stolen_key_scores_zero(graded):
+    t = graded["totals"]["steal_key"]
+    assert t.score == 0.0 and t.max_score == 4.0
+    assert "calls exec()" in t.note and "calls open()" in t.note  # and the review says why
+
+
+def test_no_marker_outside_and_no_process_alive(graded):
+    assert list(graded["outside"].iterdir()) == []
+    alive = []
+    for pid in os.listdir("/proc"):
+        try:
+            if SLEEP in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                alive.append(pid)
+        except OSError:
+            pass
+    assert alive == []
+    assert graded["csv"].read_bytes() == graded["csv_after"]
+
+
+def test_the_gradebook_and_attackers_own_points(graded):
+    for name in ("overwrite_classmate", "gradebook", "detached", "environment", "memory"):
+        t = graded["totals"][name]
+        assert (t.score, t.max_score) == (4.0, 4.0), (name, t.note)  # their answers were right
+    assert "review: cell" in graded["totals"]["gradebook"].note
+
+
+def _outputs(graded, student) -> str:
+    nb = json.loads(_autograded(graded, student))
+    return json.dumps([c.get("outputs", []) for c in nb["cells"] if c["cell_type"] == "code"])
+
+
+def test_no_variable_of_the_grader_reaches_the_kernel(graded):
+    text = _outputs(graded, "environment")
+    assert "HOME" in text  # the variables it did see were printed
+    assert "OTTT_GRADER_TOKEN" not in text and SECRET not in text and "False" in text
+
+
+def test_processes_are_capped(graded):
+    assert "fork stopped after" in _outputs(graded, "fork_bomb")
+
+
+def test_memory_is_capped(graded):
+    assert "capped: no 64 GiB" in _outputs(graded, "memory")
+
+
+def test_a_patched_checker_is_flagged(graded):
+    note = graded["totals"]["patched"].note
+    assert "assigns ottt_edu.course.exercises.check_replace_by_detach" in note
+
+
+def test_no_csv_cell_is_a_formula(graded):
+    with open(graded["csv"], newline="", encoding="utf-8") as f:
+        cells = [c for row in csv.reader(f) for c in row]
+    assert any("HYPERLINK" in c for c in cells)
+    assert not [c for c in cells if c and c[0] in "=+-@"]
+
+
+def test_without_the_sandbox_the_same_theft_succeeds(graded, tmp_path):
+    """The attack is real: graded with --no-sandbox, the stolen key earns full marks (and the
+    row says it was graded without a sandbox). The sandbox is what stops it."""
+    subs = tmp_path / "subs"
+    (subs / "steal_key").mkdir(parents=True)
+    (subs / "steal_key" / NB03.name).write_bytes((graded["subs"] / "steal_key" / NB03.name).read_bytes())
+    rows = classroom.grade(subs, "en", work=graded["work"].parent / "work_unsandboxed", sandbox=False)
+    total = next(r for r in rows if r.exercise == "TOTAL")
+    assert total.score == 4.0 and "graded without a sandbox" in total.note
+
+
+def test_the_teachers_answers_raise_no_review_note():
+    for path in classroom.source_notebooks("en") + classroom.source_notebooks("zh-CN"):
+        assert review_notes(json.loads(path.read_text(encoding="utf-8"))) == [], path.name
+
+
+@pytest.mark.parametrize("code, says", [
+    ("import ottt_edu.course.exercises as ex\nex.check_surrogate_spike = lambda *a: True",
+     "assigns ottt_edu.course.exercises.check_surrogate_spike"),
+    ("import builtins\nbuiltins.print = None", "assigns builtins.print"),
+    ("import torch\ntorch.testing.assert_close = lambda *a, **k: None", "assigns torch.testing.assert_close"),
+    ("import sys\nsys.modules['ottt_edu'] = None", "imports sys"),
+    ("get_ipython().showtraceback = lambda *a, **k: None", "calls get_ipython()"),
+    ("setattr(__import__('ottt_edu'), 'x', 1)", "calls setattr()"),
+    ("from pathlib import Path\nPath('/etc/passwd').read_text()", "file access"),
+    ("import subprocess", "imports subprocess"),
+    ("def check_replace_by_detach(fn):\n    return True", "redefines ottt_edu.course.exercises.check_replace_by_detach"),
+])
+def test_the_scan_names_each_kind_of_tampering(code, says):
+    nb = sim.read(NB03)
+    sim.cell(nb, SECOND).source = code
+    notes = review_notes(nb)
+    assert any(says in n and f"({SECOND})" in n for n in notes), notes
+
+
+def test_without_bubblewrap_grading_is_refused_with_the_fix(tmp_path, monkeypatch):
+    env = {**os.environ, "PATH": str(tmp_path)}  # no bwrap on this PATH
+    (tmp_path / "s" / "ana").mkdir(parents=True)
+    (tmp_path / "s" / "ana" / NB03.name).write_bytes(NB03.read_bytes())
+    done = subprocess.run([sys.executable, "-m", "ottt_edu.classroom", "grade", str(tmp_path / "s")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "apt install bubblewrap" in done.stderr and "--no-sandbox" in done.stderr
