@@ -50,17 +50,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             check_csv_path(args.csv)
             rows = grade(args.submissions, args.edition, work=args.keep, sandbox=not args.no_sandbox)
-            write_csv(rows, args.csv)
+            digest = write_csv(rows, args.csv)
             totals = [r for r in rows if r.exercise == "TOTAL"]
-            print(f"graded {len(totals)} notebook(s) of "
-                  f"{len({r.student for r in totals})} student(s): {args.csv}")
-            for r in totals:
-                if r.note:
+            print(f"graded {len(totals)} notebook(s) of {len({r.student for r in totals})} "
+                  f"student(s): {args.csv} (sha256 {digest[:16]}..., in {args.csv.name}.sha256)")
+            for r in rows:
+                if r.exercise in ("TOTAL", "COURSE TOTAL") and r.note:
                     print(f"  {r.student} / {r.notebook}: {r.note}")
-            for student in sorted({r.student for r in totals}):
-                mine = [r for r in totals if r.student == student]
-                print(f"  {student}: {sum(r.score for r in mine):g} / "
-                      f"{sum(r.max_score for r in mine):g} points in {len(mine)} notebook(s)")
+            for r in rows:
+                if r.exercise == "COURSE TOTAL":
+                    print(f"  {r.student}: {r.score:g} / {r.max_score:g} points")
     except ClassroomError as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2

@@ -47,7 +47,12 @@ class CourseConfig:
     ipc_path: Optional[str] = None
 
     def nbgrader_config(self):  # -> traitlets.config.Config
+        from nbconvert.preprocessors import ClearMetadataPreprocessor
+        from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+                                            LimitOutput, SaveAutoGrades)
         from traitlets.config import Config
+
+        from .preprocessors import CourseExecute, WarningsAreNotErrors
 
         c = Config()
         c.CourseDirectory.root = str(self.root)
@@ -59,6 +64,13 @@ class CourseConfig:
             c.KernelManager.ip = self.ipc_path
         c.Execute.timeout = self.cell_timeout_s
         c.Execute.allow_errors = True
+        c.Execute.error_on_timeout = {
+            "ename": "CellTimeoutError", "evalue": f"timed out after {self.cell_timeout_s} s",
+            "traceback": [f"CellTimeoutError: the cell ran for more than {self.cell_timeout_s} s"]}
+        # nbgrader's own steps, with a dead kernel and Python warnings graded fairly
+        c.Autograde.autograde_preprocessors = [
+            CourseExecute, WarningsAreNotErrors, IgnorePattern, ClearMetadataPreprocessor,
+            LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
         c.OverwriteCells.add_missing_cells = True  # a deleted test cell is put back and run
         c.Exchange.root = str(self.root / "exchange")
         return c

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -22,9 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .editions import ClassroomError, CourseConfig, _api, prepare_course, source_notebooks
+from .editions import (CELL_TIMEOUT_S, ClassroomError, CourseConfig, _api, prepare_course,
+                       source_notebooks)
 from .sandbox import SandboxLimits, kernel_spec, make_pids_cgroup, remove_cgroup, sandbox_problem
 from .scan import review_notes
+
+#: the notebook column of each student's course total row
+ALL_NOTEBOOKS = "(all notebooks)"
+
 
 @dataclass
 class CellScore:
@@ -71,58 +77,109 @@ def find_tampering(release_nb: Path, submitted_nb: Path) -> Tampering:
     return found
 
 
-def collect_submissions(folder: Path, known: Sequence[str]) -> dict[tuple[str, str], Path]:
+#: what file managers and JupyterLab add to a copy's name: "-Copy1", " (1)", " copy", "_copy2"
+_COPY_SUFFIX = re.compile(r"(?:[-_ ]copy\d*| \(\d+\))+$", re.IGNORECASE)
+
+
+def notebook_for(name: str, known: Sequence[str]) -> tuple[Optional[str], str]:
+    """The course notebook a submitted file's stem stands for, and a note when it is not the
+    exact name: ``("03_replace_for_grad", "graded 03_replace_for_grad-Copy1.ipynb as ...")``;
+    ``(None, why)`` for a file that is no notebook of the course."""
+    if name in known:
+        return name, ""
+    plain = _COPY_SUFFIX.sub("", name).strip().lower()
+    for stem in known:
+        if stem.lower() == plain:
+            return stem, f"graded {name}.ipynb as {stem}.ipynb"
+    return None, f"{name}.ipynb is not a notebook of the course (not graded)"
+
+
+def collect_submissions(folder: Path, known: Sequence[str],
+                        notes: Optional[dict[str, list[str]]] = None) -> dict[tuple[str, str], Path]:
     """``{(student, stem): notebook}`` from ``folder/<student>/<stem>.ipynb`` (or nbgrader's
-    ``folder/<student>/<stem>/<stem>.ipynb``). Notebooks anywhere else under a student's folder
-    (an old draft in ``drafts/``, a copy in a backup folder) are not graded; a note names them."""
+    ``folder/<student>/<stem>/<stem>.ipynb``).
+
+    One odd file costs only its owner, never the class: a copy's name (``-Copy1``, `` (1)``,
+    another case) is graded as the notebook it copies, unless the exact name is there too; a file
+    that is no notebook of the course, a draft in a subfolder, a second copy are not graded. Each
+    such case is a note in ``notes[student]`` (printed to stderr when ``notes`` is None)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ClassroomError(f"{folder} is not a folder; give the folder that holds one "
                              "sub-folder per student, each with that student's NN_name.ipynb files")
+
+    seen: list[str] = []
+
+    def note(student: str, text: str) -> None:
+        seen.append(f"{student}: {text}")
+        if notes is None:
+            print(f"note: {student}: {text}", file=sys.stderr)
+        else:
+            notes.setdefault(student, []).append(text)
+
     found: dict[tuple[str, str], Path] = {}
     for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        for nb in sorted(student_dir.rglob("*.ipynb")):
-            if ".ipynb_checkpoints" in nb.parts:
-                continue
+        student = student_dir.name
+        files = [nb for nb in student_dir.rglob("*.ipynb") if ".ipynb_checkpoints" not in nb.parts]
+        # exact names first, so that a copy never replaces the notebook it copies
+        for nb in sorted(files, key=lambda p: (p.stem not in known, len(p.parts), str(p))):
             inside = nb.relative_to(student_dir).parts
             if not (len(inside) == 1 or (len(inside) == 2 and inside[0] == nb.stem)):
-                print(f"note: not grading {nb}: a submission is {student_dir}/{nb.name} (or "
-                      f"{student_dir}/{nb.stem}/{nb.name}), not a copy in a subfolder",
-                      file=sys.stderr)
+                note(student, f"not graded: {nb.relative_to(folder)} (a submission is "
+                              f"{student}/NN_name.ipynb, not a copy in a subfolder)")
                 continue
-            if (student_dir.name, nb.stem) in found:
-                print(f"note: {student_dir.name} handed in {nb.stem} twice; grading "
-                      f"{found[(student_dir.name, nb.stem)]}, not {nb}", file=sys.stderr)
+            stem, why = notebook_for(nb.stem, known)
+            if stem is None:
+                note(student, why)
                 continue
-            if nb.stem not in known:
-                raise ClassroomError(f"{nb}: {nb.stem!r} is not a notebook of the course; name "
-                                     f"each submission after its notebook, e.g. {known[0]}.ipynb")
-            found[(student_dir.name, nb.stem)] = nb
+            if (student, stem) in found:
+                note(student, f"handed in {stem} twice; graded {found[(student, stem)].name}, "
+                              f"not {nb.relative_to(student_dir)}")
+                continue
+            if why:
+                note(student, why)
+            found[(student, stem)] = nb
     if not found:
+        why = f" ({'; '.join(seen[:2])}{'; ...' if len(seen) > 2 else ''})" if seen else ""
         raise ClassroomError(f"no submissions in {folder}: expected {folder}/<student>/"
-                             f"NN_name.ipynb")
+                             f"NN_name.ipynb{why}")
     return found
 
 
 def _zero_reasons(autograded: Path) -> dict[str, str]:
     """``{grade_id: why}`` for the graded cells of an autograded notebook that lost points: the
-    error they raised (first line) or the first line they wrote to stderr ("Not attempted yet")."""
+    error they raised (its first line and the checker's ``hint:`` line) or the first line they
+    wrote to stderr ("Not attempted yet"); after a cell that timed out or killed the kernel,
+    that cell is named too."""
     import nbformat
+
+    from .preprocessors import KERNEL_DIED, NOT_RUN
 
     if not autograded.exists():
         return {}
-    found = {}
-    for cell in nbformat.read(autograded, as_version=4).cells:
+    found, event = {}, ""
+    for i, cell in enumerate(nbformat.read(autograded, as_version=4).cells, start=1):
+        outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
+        for out in outputs:
+            if out.output_type == "error" and out.ename == "CellTimeoutError":
+                event = f"cell {i} {out.evalue}"
         meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("grade") or cell.cell_type != "code":
-            continue
-        for out in cell.get("outputs", []):
-            if out.output_type == "error":
-                first = (str(out.evalue).strip().splitlines() or [""])[0]
-                found[meta["grade_id"]] = f"{out.ename}: {first}"[:300]
-                break
-            if out.output_type == "stream" and out.name == "stderr" and out.text.strip():
-                found.setdefault(meta["grade_id"], out.text.strip().splitlines()[0][:300])
+        if meta.get("grade") and cell.cell_type == "code":
+            for out in outputs:
+                if out.output_type == "error":
+                    if out.ename in (KERNEL_DIED, NOT_RUN):
+                        found[meta["grade_id"]] = str(out.evalue)
+                        break
+                    lines = [line.strip() for line in str(out.evalue).strip().splitlines()] or [""]
+                    hint = next((line for line in lines[1:] if line.startswith(("hint:", "提示"))), "")
+                    why = f"{out.ename}: {lines[0]}" + (f" {hint}" if hint else "")
+                    found[meta["grade_id"]] = (f"{why} (after {event})" if event else why)[:400]
+                    break
+                if out.output_type == "stream" and out.name == "stderr" and out.text.strip():
+                    found.setdefault(meta["grade_id"], out.text.strip().splitlines()[0][:300])
+        for out in outputs:
+            if out.output_type == "error" and out.ename == KERNEL_DIED:
+                event = str(out.evalue)
     return found
 
 
@@ -150,7 +207,8 @@ def _sandboxed_kernel(tmp: Path, limits: SandboxLimits):
 
 
 def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *,
-          sandbox: bool = True, limits: SandboxLimits = SandboxLimits()) -> list[CellScore]:
+          sandbox: bool = True, limits: SandboxLimits = SandboxLimits(),
+          cell_timeout_s: int = CELL_TIMEOUT_S) -> list[CellScore]:
     """Autograde every submission in ``submissions``; one :class:`CellScore` per graded cell and
     one ``TOTAL`` row per notebook (its note lists tampering and grading errors).
 
@@ -160,27 +218,41 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
     submissions you trust; every row's note then says so."""
     import nbformat
     from nbgrader.api import Gradebook, MissingEntry
+    from tqdm.auto import tqdm
 
     notebooks = {p.stem: p for p in source_notebooks(edition)}
-    subs = collect_submissions(submissions, list(notebooks))
+    student_notes: dict[str, list[str]] = {}
+    subs = collect_submissions(submissions, list(notebooks), student_notes)
     if sandbox and sandbox_problem():
         raise ClassroomError(sandbox_problem())
+    students = sorted({s for s, _ in subs} | set(student_notes))
+    handed_in = sorted({stem for _, stem in subs})    # what the class handed in: due from everyone
+    cells = {stem: graded_cells(notebooks[stem]) for stem in handed_in}
+    to_run = {key: path for key, path in sorted(subs.items()) if cells[key[1]]}
     rows: list[CellScore] = []
     with tempfile.TemporaryDirectory(prefix="ottt-grade-") as tmp, contextlib.ExitStack() as stack:
         kernel, ipc = (stack.enter_context(_sandboxed_kernel(Path(tmp), limits)) if sandbox
                        else ("python3", None))
         config = CourseConfig(root=Path(work or tmp) / edition, edition=edition,
-                              kernel_name=kernel, ipc_path=ipc)
-        needed = sorted({stem for _, stem in subs})
-        prepare_course(config, [notebooks[s] for s in needed])
+                              cell_timeout_s=cell_timeout_s, kernel_name=kernel, ipc_path=ipc)
+        prepare_course(config, [notebooks[s] for s in handed_in if cells[s]])
         api = _api(config)
-        problems: dict[tuple[str, str], str] = {}
-        for (student, stem), path in sorted(subs.items()):
-            note = [] if sandbox else ["graded without a sandbox (--no-sandbox)"]
+        problems: dict[tuple[str, str], list[str]] = {
+            key: ([] if sandbox else ["graded without a sandbox (--no-sandbox)"]) for key in subs}
+        for student, texts in student_notes.items():
+            for text in texts:
+                stem = next((k for k in handed_in if f"as {k}.ipynb" in text), None)
+                if stem and (student, stem) in problems:
+                    problems[(student, stem)].append(text)
+        bar = tqdm(to_run.items(), desc="grading", unit="notebook", file=sys.stderr,
+                   disable=not to_run)
+        for (student, stem), path in bar:
+            bar.set_postfix_str(f"{student} {stem[:2]}", refresh=False)
+            note = problems[(student, stem)]
             try:
                 submitted = nbformat.read(path, as_version=4)
             except Exception as e:  # not a notebook at all: zero, and say why
-                problems[(student, stem)] = f"not a readable notebook ({type(e).__name__}: {e})"
+                note.append(f"not a readable notebook ({type(e).__name__}: {e})")
                 continue
             dest = config.root / "submitted" / student / stem
             dest.mkdir(parents=True, exist_ok=True)
@@ -192,26 +264,50 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
             result = api.autograde(stem, student, force=True, create=True)
             if not result.get("success"):
                 note.append("autograde failed: " + " ".join(str(result.get("error")).split())[:300])
-            problems[(student, stem)] = "; ".join(note)
+        bar.close()
         reasons = {key: _zero_reasons(config.root / "autograded" / key[0] / key[1] / f"{key[1]}.ipynb")
-                   for key in subs}
-        with Gradebook(f"sqlite:///{config.root / 'gradebook.db'}") as gb:
-            for (student, stem) in sorted(subs):
-                nb_model = gb.find_notebook(stem, stem)
-                total = max_total = 0.0
-                for cell in sorted(nb_model.grade_cells, key=lambda c: c.id):
-                    try:
-                        g = gb.find_grade(cell.name, stem, stem, student)
-                        score = float(g.score or 0.0)
-                    except MissingEntry:
-                        score = 0.0
-                    why = reasons[(student, stem)].get(cell.name, "") if score < cell.max_score else ""
-                    rows.append(CellScore(student, stem, cell.name, score, float(cell.max_score), why))
-                    total += score
-                    max_total += float(cell.max_score)
-                rows.append(CellScore(student, stem, "TOTAL", total, max_total,
-                                      problems.get((student, stem), "")))
+                   for key in to_run}
+        gradebook = config.root / "gradebook.db"
+        with contextlib.ExitStack() as books:
+            gb = books.enter_context(Gradebook(f"sqlite:///{gradebook}")) if to_run else None
+            for student in students:
+                course = course_max = 0.0
+                for stem in handed_in:
+                    total = max_total = 0.0
+                    for grade_id, points in cells[stem]:
+                        score, why = 0.0, "not submitted"
+                        if (student, stem) in to_run:
+                            try:
+                                score = float(gb.find_grade(grade_id, stem, stem, student).score or 0.0)
+                            except MissingEntry:
+                                score = 0.0
+                            why = reasons[(student, stem)].get(grade_id, "") if score < points else ""
+                        rows.append(CellScore(student, stem, grade_id, score, points, why))
+                        total, max_total = total + score, max_total + points
+                    if (student, stem) not in subs:
+                        note = "not submitted"
+                    elif not cells[stem]:
+                        note = "no graded cells (not run)"
+                    else:
+                        note = "; ".join(problems[(student, stem)])
+                    rows.append(CellScore(student, stem, "TOTAL", total, max_total, note))
+                    course, course_max = course + total, course_max + max_total
+                others = [t for t in student_notes.get(student, []) if " as " not in t]
+                rows.append(CellScore(student, ALL_NOTEBOOKS, "COURSE TOTAL", course, course_max,
+                                      "; ".join(others)))
     return rows
+
+
+def graded_cells(notebook: Path) -> list[tuple[str, float]]:
+    """``(grade_id, points)`` of a source notebook's autograded cells, in notebook order."""
+    import nbformat
+
+    found = []
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            found.append((meta["grade_id"], float(meta.get("points", 0))))
+    return found
 
 
 def check_csv_path(path: Path) -> None:
@@ -235,19 +331,11 @@ def _inert(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_csv(rows: Sequence[CellScore], path: Path) -> None:
-    """One row per graded cell, written atomically (a temporary file beside it, fsync, replace):
-    a kill or a full disk leaves the previous CSV or the new one, never a part."""
-    path = Path(path)
-    check_csv_path(path)
+def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.ottt-tmp")
     try:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["student", "notebook", "exercise", "score", "max_score", "note"])
-            for r in rows:
-                w.writerow([_inert(r.student), _inert(r.notebook), _inert(r.exercise),
-                            f"{r.score:g}", f"{r.max_score:g}", _inert(r.note)])
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -255,6 +343,29 @@ def write_csv(rows: Sequence[CellScore], path: Path) -> None:
         raise ClassroomError(f"could not write {path} ({e.strerror or e}); it is unchanged.") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_csv(rows: Sequence[CellScore], path: Path) -> str:
+    """One row per graded cell, written atomically (a temporary file beside it, fsync, replace):
+    a kill or a full disk leaves the previous CSV or the new one, never a part. Beside it,
+    ``<name>.sha256`` (``sha256sum -c`` checks it) holds the CSV's hash, computed here on the
+    trusted side; returns that hash."""
+    import hashlib
+    import io
+
+    path = Path(path)
+    check_csv_path(path)
+    buffer = io.StringIO(newline="")
+    w = csv.writer(buffer)
+    w.writerow(["student", "notebook", "exercise", "score", "max_score", "note"])
+    for r in rows:
+        w.writerow([_inert(r.student), _inert(r.notebook), _inert(r.exercise),
+                    f"{r.score:g}", f"{r.max_score:g}", _inert(r.note)])
+    text = buffer.getvalue()
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    _write_atomic(path, text)
+    _write_atomic(path.with_name(path.name + ".sha256"), f"{digest}  {path.name}\n")
+    return digest
 
 
 # -- command line -----------------------------------------------------------------------------

@@ -192,7 +192,10 @@ def kernel_spec(folder: Path, scratch_root: Path, limits: SandboxLimits,
             "--processes", str(limits.processes), "--file-size", str(limits.file_bytes),
             *(["--cgroup", str(cgroup)] if cgroup else []), "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({
+        # bwrap does not pass signals on: an interrupt (a cell past its time limit) travels as a
+        # message on the kernel's control channel instead of SIGINT
         "argv": argv, "display_name": "ottt_edu sandbox", "language": "python",
+        "interrupt_mode": "message",
         "metadata": {"debugger": False}}), encoding="utf-8")
     return KERNEL_NAME
 

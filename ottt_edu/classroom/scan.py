@@ -2,7 +2,7 @@
 
 The sandbox (``ottt_edu.classroom.sandbox``) keeps a submission away from the answer key, the
 gradebook and the other students, but the student's code and the checkers share one kernel: an
-answer cell could replace a checker (``check_x = lambda *a: True``), patch ``ottt_edu``,
+answer cell could replace a checker (``check_surrogate_spike = lambda *a: True``), patch ``ottt_edu``,
 ``torch`` or ``builtins``, or hide the errors of later cells. No answer of the course needs any
 of that, so every answer cell is parsed (never run) and each such line becomes a review note in
 the CSV, e.g. ``review: cell 7 (my_replace_for_grad) line 3 assigns
@@ -39,7 +39,7 @@ def _source(cell: Any) -> str:
 
 def _imported(tree: ast.AST) -> tuple[dict[str, str], dict[str, str]]:
     """``(module aliases, names imported from ottt_edu)``: ``{"ex": "ottt_edu.course.exercises"}``,
-    ``{"check_x": "ottt_edu.course.exercises.check_x"}``."""
+    ``{"check_ottt_a_step": "ottt_edu.course.exercises.check_ottt_a_step"}``."""
     modules, names = {}, {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -38,7 +38,7 @@ def test_write_csv_keeps_the_old_file_when_the_disk_is_full(tmp_path, monkeypatc
     with pytest.raises(ClassroomError, match="No space left on device"):
         write_csv(ROWS, path)
     assert path.read_text(encoding="utf-8") == "old scores\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]  # no sidecar either
 
 
 def test_write_csv_never_replaces_a_device():
@@ -78,4 +78,39 @@ def test_a_draft_in_a_subfolder_is_not_graded_instead_of_the_final_notebook(tmp_
     assert found == {("alice", "03_x"): alice / "03_x.ipynb",
                      ("bob", "03_x"): tmp_path / "bob" / "03_x" / "03_x.ipynb"}
     err = capsys.readouterr().err
-    assert "not grading" in err and str(alice / "drafts" / "03_x.ipynb") in err
+    assert "not graded" in err and str(Path("alice") / "drafts" / "03_x.ipynb") in err
+
+
+@pytest.mark.parametrize("name, graded_as", [
+    ("03_x-Copy1", "03_x"), ("03_x (1)", "03_x"), ("03_X", "03_x"), ("03_x copy", "03_x"),
+    ("03_x-Copy2 (3)", "03_x"), ("homework", None), ("04_y", None)])
+def test_copies_are_graded_as_the_notebook_they_copy(name, graded_as):
+    from ottt_edu.classroom.grade import notebook_for
+    stem, note = notebook_for(name, ["03_x", "05_z"])
+    assert stem == graded_as
+    assert (f"graded {name}.ipynb as 03_x.ipynb" if graded_as else "not a notebook of the course") in note
+
+
+def test_one_odd_file_costs_only_its_owner(tmp_path):
+    """A copy's name is mapped, an unknown file is a note, and the exact name beats a copy."""
+    from ottt_edu.classroom.grade import collect_submissions
+    for student, names in {"ana": ["03_x-Copy1"], "bo": ["homework", "03_x"],
+                           "cy": ["03_x", "03_x (1)"]}.items():
+        (tmp_path / student).mkdir()
+        for n in names:
+            (tmp_path / student / f"{n}.ipynb").write_text("{}", encoding="utf-8")
+    notes: dict = {}
+    found = collect_submissions(tmp_path, ["03_x"], notes)
+    assert found == {("ana", "03_x"): tmp_path / "ana" / "03_x-Copy1.ipynb",
+                     ("bo", "03_x"): tmp_path / "bo" / "03_x.ipynb",
+                     ("cy", "03_x"): tmp_path / "cy" / "03_x.ipynb"}
+    assert notes["ana"] == ["graded 03_x-Copy1.ipynb as 03_x.ipynb"]
+    assert "homework.ipynb is not a notebook of the course" in notes["bo"][0]
+    assert "handed in 03_x twice" in notes["cy"][0]
+
+
+def test_csv_has_a_hash_beside_it(tmp_path):
+    import hashlib
+    digest = write_csv(ROWS, tmp_path / "scores.csv")
+    assert hashlib.sha256((tmp_path / "scores.csv").read_bytes()).hexdigest() == digest
+    assert (tmp_path / "scores.csv.sha256").read_text(encoding="utf-8") == f"{digest}  scores.csv\n"

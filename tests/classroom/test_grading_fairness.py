@@ -1,0 +1,104 @@
+"""Graded fairly (issue 24): a dead kernel keeps the points earned before it, a timeout says so,
+a warning from a correct answer costs nothing, the checker's hint reaches the CSV, a copy's file
+name does not abort the class, a notebook not handed in is a row, every student has a course
+total, rows keep the notebooks' order, notebooks without graded cells are not run."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+import classroom_sim as sim
+from ottt_edu import classroom
+from ottt_edu.classroom.grade import ALL_NOTEBOOKS
+from ottt_edu.classroom.sandbox import sandbox_problem
+
+pytest.importorskip("nbgrader")
+NOTEBOOKS = {p.stem: p for p in classroom.source_notebooks("en")}
+NB03 = NOTEBOOKS["03_replace_for_grad"]
+NB00 = NOTEBOOKS["00_start_here"]
+FIRST, SECOND = "my_replace_for_grad", "replace_by_detach"
+TIMEOUT_S = 20  # the loop below runs forever; 03's honest cells take under 2 s each
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("fair")
+    classroom.build_student_edition("en", base / "release")
+    teacher, student = sim.read(NB03), sim.read(base / "release" / "en" / NB03.name)
+    subs = base / "subs"
+
+    def hand_in(who, nb, name=NB03.name):
+        (subs / who).mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, subs / who / name)
+
+    both = {FIRST: "correct", SECOND: "correct"}
+    crash = sim.submission(teacher, student, both)
+    sim.cell(crash, SECOND).source = "import os\nos._exit(1)\n"
+    hand_in("crash", crash)
+    loop = sim.submission(teacher, student, both)
+    sim.cell(loop, SECOND).source = "while True:\n    pass\n"
+    hand_in("loop", loop)
+    warns = sim.submission(teacher, student, both)
+    sim.cell(warns, SECOND).source = sim.cell(warns, SECOND).source.replace(
+        "def replace_by_detach(x, x_r):",
+        "def replace_by_detach(x, x_r):\n    import warnings\n    warnings.warn('an honest warning', DeprecationWarning)", 1)
+    hand_in("warns", warns)
+    wrong = sim.submission(teacher, student, both)
+    sim.cell(wrong, SECOND).source = "def replace_by_detach(x, x_r):\n    return x_r.detach()\n"
+    hand_in("wrong", wrong)
+    hand_in("copy", sim.submission(teacher, student, both), "03_replace_for_grad-Copy1.ipynb")
+    hand_in("copy", sim.read(NB00), NB00.name)
+    hand_in("absent", sim.read(NB00), NB00.name)       # handed in 00 only: 03 is "not submitted"
+    rows = classroom.grade(subs, "en", work=base / "work", sandbox=sandbox_problem() is None,
+                           cell_timeout_s=TIMEOUT_S)
+    return {(r.student, r.notebook, r.exercise): r for r in rows}, rows
+
+
+def _total(graded, student, notebook="03_replace_for_grad"):
+    return graded[0][(student, notebook, "TOTAL")]
+
+
+def test_a_dead_kernel_keeps_the_points_before_it(graded):
+    t = _total(graded, "crash")
+    assert (t.score, t.max_score) == (3.0, 4.0), t.note
+    assert "the kernel died in cell" in graded[0][("crash", "03_replace_for_grad", "check_replace_by_detach")].note
+
+
+def test_a_timeout_says_so(graded):
+    t = _total(graded, "loop")
+    assert (t.score, t.max_score) == (3.0, 4.0)
+    assert f"timed out after {TIMEOUT_S} s" in graded[0][("loop", "03_replace_for_grad", "check_replace_by_detach")].note
+
+
+def test_a_warning_from_a_correct_answer_costs_nothing(graded):
+    t = _total(graded, "warns")
+    assert (t.score, t.max_score) == (4.0, 4.0), graded[0][("warns", "03_replace_for_grad", "check_replace_by_detach")].note
+
+
+def test_the_checkers_hint_reaches_the_csv(graded):
+    note = graded[0][("wrong", "03_replace_for_grad", "check_replace_by_detach")].note
+    assert note.startswith("ExerciseError") and "hint: you detached everything" in note
+
+
+def test_a_copy_is_graded_and_a_missing_notebook_is_a_row(graded):
+    t = _total(graded, "copy")
+    assert (t.score, t.max_score) == (4.0, 4.0) and "graded 03_replace_for_grad-Copy1.ipynb as" in t.note
+    absent = _total(graded, "absent")
+    assert (absent.score, absent.max_score, absent.note) == (0.0, 4.0, "not submitted")
+    assert graded[0][("absent", "03_replace_for_grad", "check_my_replace_for_grad")].note == "not submitted"
+
+
+def test_notebooks_without_graded_cells_are_not_run(graded):
+    t = _total(graded, "copy", NB00.stem)
+    assert (t.score, t.max_score, t.note) == (0.0, 0.0, "no graded cells (not run)")
+
+
+def test_every_student_has_a_course_total_and_rows_keep_their_order(graded):
+    table, rows = graded
+    for student in ("crash", "loop", "warns", "wrong", "copy", "absent"):
+        course = table[(student, ALL_NOTEBOOKS, "COURSE TOTAL")]
+        assert course.max_score == 4.0
+    assert table[("copy", ALL_NOTEBOOKS, "COURSE TOTAL")].score == 4.0
+    cells = [r.exercise for r in rows if r.student == "wrong" and r.notebook == "03_replace_for_grad"]
+    assert cells == ["check_my_replace_for_grad", "check_replace_by_detach", "TOTAL"]
+    assert [r.student for r in rows] == sorted(r.student for r in rows)
