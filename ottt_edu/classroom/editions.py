@@ -99,6 +99,44 @@ def source_notebooks(edition: str) -> list[Path]:
     return found
 
 
+#: what decides grading: the nbgrader metadata the Chinese twins must share with the English
+GRADING_KEYS = ("grade_id", "grade", "solution", "locked", "points", "task")
+
+
+def _grading_metadata(path: Path) -> list[dict]:
+    import json
+
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return [{k: c["metadata"]["nbgrader"].get(k) for k in GRADING_KEYS}
+            for c in cells if c.get("metadata", {}).get("nbgrader")]
+
+
+def edition_mismatches(edition: str = "zh-CN") -> list[str]:
+    """Where a twin of ``edition`` grades differently from its English notebook (one points
+    source: the English cells' nbgrader metadata), one line each; ``[]`` when they agree."""
+    if edition == "en":
+        return []
+    problems = []
+    for twin in source_notebooks(edition):
+        english = EDITIONS["en"] / twin.name
+        if not english.exists():
+            problems.append(f"{twin}: no English notebook {english.name}")
+            continue
+        mine, theirs = _grading_metadata(twin), _grading_metadata(english)
+        if mine == theirs:
+            continue
+        by_id = {m["grade_id"]: m for m in mine}
+        diff = next(((t["grade_id"], k, by_id.get(t["grade_id"], {}).get(k), t[k])
+                     for t in theirs for k in GRADING_KEYS
+                     if by_id.get(t["grade_id"], {}).get(k) != t[k]), None)
+        what = (f"cell {diff[0]}: {diff[1]} is {diff[2]!r}, the English notebook's {diff[3]!r}"
+                if diff else "its graded cells are in another order")
+        problems.append(f"{twin.relative_to(ROOT) if twin.is_relative_to(ROOT) else twin}: {what}; "
+                        f"run python tasks.py zh {twin.name[:2]} (it copies the code cells and their "
+                        f"nbgrader metadata from the English notebook)")
+    return problems
+
+
 def _api(config: CourseConfig):
     from nbgrader.apps import NbGraderAPI
 
@@ -135,6 +173,11 @@ def build_student_edition(edition: str = "en", out: Path = ROOT / "release",
     anything but notebooks of this course (a teacher's own files) is refused, never deleted.
     """
     notebooks = source_notebooks(edition)
+    mismatched = edition_mismatches(edition)
+    if mismatched:
+        raise ClassroomError(f"the {edition} edition would grade differently from the English one: "
+                             f"{mismatched[0]}" + (f" (and {len(mismatched) - 1} more)"
+                                                   if len(mismatched) > 1 else ""))
     target = Path(out) / edition
     expected = {f"{p.stem}.ipynb" for p in notebooks}
     building = target.with_name(f".{edition}.ottt-tmp")

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .editions import (CELL_TIMEOUT_S, ClassroomError, CourseConfig, _api, prepare_course,
-                       source_notebooks)
+from .editions import (CELL_TIMEOUT_S, ClassroomError, CourseConfig, _api, edition_mismatches,
+                       prepare_course, source_notebooks)
 from .sandbox import SandboxLimits, kernel_spec, make_pids_cgroup, remove_cgroup, sandbox_problem
 from .scan import review_notes
 
@@ -221,6 +221,10 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
     from tqdm.auto import tqdm
 
     notebooks = {p.stem: p for p in source_notebooks(edition)}
+    mismatched = edition_mismatches(edition)
+    if mismatched:
+        raise ClassroomError(f"the {edition} notebooks grade differently from the English ones: "
+                             f"{mismatched[0]}")
     student_notes: dict[str, list[str]] = {}
     subs = collect_submissions(submissions, list(notebooks), student_notes)
     if sandbox and sandbox_problem():

@@ -114,3 +114,30 @@ def test_csv_has_a_hash_beside_it(tmp_path):
     digest = write_csv(ROWS, tmp_path / "scores.csv")
     assert hashlib.sha256((tmp_path / "scores.csv").read_bytes()).hexdigest() == digest
     assert (tmp_path / "scores.csv.sha256").read_text(encoding="utf-8") == f"{digest}  scores.csv\n"
+
+
+def test_both_editions_grade_alike():
+    """One source of points: every Chinese twin has the English notebook's grading metadata."""
+    from ottt_edu.classroom.editions import edition_mismatches
+    assert edition_mismatches("zh-CN") == []
+
+
+def test_a_twin_with_other_points_is_refused_by_student_and_grade(tmp_path, monkeypatch):
+    import json
+    import shutil
+    from ottt_edu.classroom import editions
+    from ottt_edu.classroom.grade import grade
+    zh = tmp_path / "zh-CN"
+    shutil.copytree(ROOT / "notebooks" / "zh-CN", zh, ignore=shutil.ignore_patterns("*.md"))
+    nb = json.loads((zh / "03_replace_for_grad.ipynb").read_text(encoding="utf-8"))
+    graded = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("points"))
+    graded["metadata"]["nbgrader"]["points"] += 1
+    (zh / "03_replace_for_grad.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    monkeypatch.setitem(editions.EDITIONS, "zh-CN", zh)
+    problems = editions.edition_mismatches("zh-CN")
+    assert len(problems) == 1 and "points is" in problems[0] and "tasks.py zh 03" in problems[0]
+    with pytest.raises(ClassroomError, match="would grade differently"):
+        build_student_edition("zh-CN", tmp_path / "release")
+    (tmp_path / "subs" / "ana").mkdir(parents=True)
+    with pytest.raises(ClassroomError, match="grade differently"):
+        grade(tmp_path / "subs", "zh-CN")
