@@ -21,10 +21,10 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from .editions import (CELL_TIMEOUT_S, ClassroomError, CourseConfig, _api, edition_mismatches,
-                       prepare_course, source_notebooks)
+from .editions import (CELL_TIMEOUT_S, EDITIONS, ClassroomError, CourseConfig, _api,
+                       edition_mismatches, prepare_course, source_notebooks)
 from .sandbox import SandboxLimits, kernel_spec, make_pids_cgroup, remove_cgroup, sandbox_problem
 from .scan import review_notes
 
@@ -217,89 +217,124 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
     where none can be made. ``sandbox=False`` runs the students' code with your rights: only for
     submissions you trust; every row's note then says so."""
     import nbformat
-    from nbgrader.api import Gradebook, MissingEntry
-    from tqdm.auto import tqdm
 
     notebooks = {p.stem: p for p in source_notebooks(edition)}
-    mismatched = edition_mismatches(edition)
-    if mismatched:
-        raise ClassroomError(f"the {edition} notebooks grade differently from the English ones: "
-                             f"{mismatched[0]}")
+    editions_here = [ed for ed, folder in EDITIONS.items() if any(folder.glob("[0-9][0-9]_*.ipynb"))]
+    for ed in editions_here:
+        mismatched = edition_mismatches(ed)
+        if mismatched:
+            raise ClassroomError(f"the {ed} notebooks grade differently from the English ones: "
+                                 f"{mismatched[0]}")
     student_notes: dict[str, list[str]] = {}
     subs = collect_submissions(submissions, list(notebooks), student_notes)
     if sandbox and sandbox_problem():
         raise ClassroomError(sandbox_problem())
     students = sorted({s for s, _ in subs} | set(student_notes))
     handed_in = sorted({stem for _, stem in subs})    # what the class handed in: due from everyone
-    cells = {stem: graded_cells(notebooks[stem]) for stem in handed_in}
-    to_run = {key: path for key, path in sorted(subs.items()) if cells[key[1]]}
-    rows: list[CellScore] = []
+    cells = {stem: graded_cells(notebooks[stem]) for stem in handed_in}  # same in both editions
+    problems: dict[tuple[str, str], list[str]] = {
+        key: ([] if sandbox else ["graded without a sandbox (--no-sandbox)"]) for key in subs}
+    for student, texts in student_notes.items():
+        for text in texts:
+            stem = next((k for k in handed_in if f"as {k}.ipynb" in text), None)
+            if stem and (student, stem) in problems:
+                problems[(student, stem)].append(text)
+    by_edition: dict[str, dict[tuple[str, str], tuple[Path, Any]]] = {}
+    for key, path in sorted(subs.items()):
+        try:
+            submitted = nbformat.read(path, as_version=4)
+        except Exception as e:  # not a notebook at all: zero, and say why
+            problems[key].append(f"not a readable notebook ({type(e).__name__}: {e})")
+            continue
+        if not cells[key[1]]:
+            continue
+        mine = edition_of(submitted)
+        mine = mine if mine in editions_here else edition
+        if mine != edition:
+            problems[key].append(f"graded against the {mine} edition (it was made from that one)")
+        by_edition.setdefault(mine, {})[key] = (path, submitted)
+    scores: dict[tuple[str, str], dict[str, tuple[float, str]]] = {}
     with tempfile.TemporaryDirectory(prefix="ottt-grade-") as tmp, contextlib.ExitStack() as stack:
         kernel, ipc = (stack.enter_context(_sandboxed_kernel(Path(tmp), limits)) if sandbox
                        else ("python3", None))
-        config = CourseConfig(root=Path(work or tmp) / edition, edition=edition,
-                              cell_timeout_s=cell_timeout_s, kernel_name=kernel, ipc_path=ipc)
-        prepare_course(config, [notebooks[s] for s in handed_in if cells[s]])
-        api = _api(config)
-        problems: dict[tuple[str, str], list[str]] = {
-            key: ([] if sandbox else ["graded without a sandbox (--no-sandbox)"]) for key in subs}
-        for student, texts in student_notes.items():
-            for text in texts:
-                stem = next((k for k in handed_in if f"as {k}.ipynb" in text), None)
-                if stem and (student, stem) in problems:
-                    problems[(student, stem)].append(text)
-        bar = tqdm(to_run.items(), desc="grading", unit="notebook", file=sys.stderr,
-                   disable=not to_run)
-        for (student, stem), path in bar:
-            bar.set_postfix_str(f"{student} {stem[:2]}", refresh=False)
-            note = problems[(student, stem)]
-            try:
-                submitted = nbformat.read(path, as_version=4)
-            except Exception as e:  # not a notebook at all: zero, and say why
-                note.append(f"not a readable notebook ({type(e).__name__}: {e})")
-                continue
-            dest = config.root / "submitted" / student / stem
-            dest.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dest / f"{stem}.ipynb")
-            tampering = find_tampering(config.root / "release" / stem / f"{stem}.ipynb", path)
-            if tampering.note():
-                note.append(tampering.note())
-            note.extend(review_notes(submitted))
-            result = api.autograde(stem, student, force=True, create=True)
-            if not result.get("success"):
-                note.append("autograde failed: " + " ".join(str(result.get("error")).split())[:300])
-        bar.close()
-        reasons = {key: _zero_reasons(config.root / "autograded" / key[0] / key[1] / f"{key[1]}.ipynb")
-                   for key in to_run}
-        gradebook = config.root / "gradebook.db"
-        with contextlib.ExitStack() as books:
-            gb = books.enter_context(Gradebook(f"sqlite:///{gradebook}")) if to_run else None
-            for student in students:
-                course = course_max = 0.0
-                for stem in handed_in:
-                    total = max_total = 0.0
-                    for grade_id, points in cells[stem]:
-                        score, why = 0.0, "not submitted"
-                        if (student, stem) in to_run:
-                            try:
-                                score = float(gb.find_grade(grade_id, stem, stem, student).score or 0.0)
-                            except MissingEntry:
-                                score = 0.0
-                            why = reasons[(student, stem)].get(grade_id, "") if score < points else ""
-                        rows.append(CellScore(student, stem, grade_id, score, points, why))
-                        total, max_total = total + score, max_total + points
-                    if (student, stem) not in subs:
-                        note = "not submitted"
-                    elif not cells[stem]:
-                        note = "no graded cells (not run)"
-                    else:
-                        note = "; ".join(problems[(student, stem)])
-                    rows.append(CellScore(student, stem, "TOTAL", total, max_total, note))
-                    course, course_max = course + total, course_max + max_total
-                others = [t for t in student_notes.get(student, []) if " as " not in t]
-                rows.append(CellScore(student, ALL_NOTEBOOKS, "COURSE TOTAL", course, course_max,
-                                      "; ".join(others)))
+        for ed, batch in sorted(by_edition.items()):
+            config = CourseConfig(root=Path(work or tmp) / ed, edition=ed,
+                                  cell_timeout_s=cell_timeout_s, kernel_name=kernel, ipc_path=ipc)
+            scores.update(_grade_batch(config, batch, problems))
+    rows: list[CellScore] = []
+    for student in students:
+        course = course_max = 0.0
+        for stem in handed_in:
+            total = max_total = 0.0
+            graded = scores.get((student, stem))
+            for grade_id, points in cells[stem]:
+                score, why = (0.0, "not submitted") if (student, stem) not in subs else \
+                    (graded or {}).get(grade_id, (0.0, "not graded"))
+                rows.append(CellScore(student, stem, grade_id, score, points, why))
+                total, max_total = total + score, max_total + points
+            if (student, stem) not in subs:
+                note = "not submitted"
+            elif not cells[stem]:
+                note = "no graded cells (not run)"
+            else:
+                note = "; ".join(problems[(student, stem)])
+            rows.append(CellScore(student, stem, "TOTAL", total, max_total, note))
+            course, course_max = course + total, course_max + max_total
+        others = [t for t in student_notes.get(student, []) if " as " not in t]
+        rows.append(CellScore(student, ALL_NOTEBOOKS, "COURSE TOTAL", course, course_max,
+                              "; ".join(others)))
     return rows
+
+
+def edition_of(nb: Any) -> str:
+    """The edition a submission was made from: ``"zh-CN"`` when its first code cell switches the
+    checkers to Chinese (as every Chinese twin's does), else ``"en"``."""
+    first = next((c for c in nb.cells if c.cell_type == "code"), None)
+    source = "" if first is None else first.source
+    return "zh-CN" if 'set_language("zh-CN")' in source else "en"
+
+
+def _grade_batch(config: CourseConfig, batch: dict, problems: dict) -> dict:
+    """Autograde ``batch`` (``{(student, stem): (path, notebook)}``) in one nbgrader course of
+    ``config.edition``; ``{(student, stem): {grade_id: (score, why)}}`` read from its gradebook
+    in this process (the trusted side)."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from tqdm.auto import tqdm
+
+    prepare_course(config, sorted({source_by_stem(config.edition)[stem] for _, stem in batch}))
+    api = _api(config)
+    bar = tqdm(batch.items(), desc=f"grading ({config.edition})", unit="notebook",
+               file=sys.stderr, disable=not batch)
+    for (student, stem), (path, submitted) in bar:
+        bar.set_postfix_str(f"{student} {stem[:2]}", refresh=False)
+        note = problems[(student, stem)]
+        dest = config.root / "submitted" / student / stem
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest / f"{stem}.ipynb")
+        tampering = find_tampering(config.root / "release" / stem / f"{stem}.ipynb", path)
+        if tampering.note():
+            note.append(tampering.note())
+        note.extend(review_notes(submitted))
+        result = api.autograde(stem, student, force=True, create=True)
+        if not result.get("success"):
+            note.append("autograde failed: " + " ".join(str(result.get("error")).split())[:300])
+    bar.close()
+    found: dict = {}
+    with Gradebook(f"sqlite:///{config.root / 'gradebook.db'}") as gb:
+        for (student, stem) in batch:
+            reasons = _zero_reasons(config.root / "autograded" / student / stem / f"{stem}.ipynb")
+            mine = found.setdefault((student, stem), {})
+            for grade_id, points in graded_cells(source_by_stem(config.edition)[stem]):
+                try:
+                    score = float(gb.find_grade(grade_id, stem, stem, student).score or 0.0)
+                except MissingEntry:
+                    score = 0.0
+                mine[grade_id] = (score, reasons.get(grade_id, "") if score < points else "")
+    return found
+
+
+def source_by_stem(edition: str) -> dict[str, Path]:
+    return {p.stem: p for p in source_notebooks(edition)}
 
 
 def graded_cells(notebook: Path) -> list[tuple[str, float]]:

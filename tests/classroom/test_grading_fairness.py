@@ -102,3 +102,20 @@ def test_every_student_has_a_course_total_and_rows_keep_their_order(graded):
     cells = [r.exercise for r in rows if r.student == "wrong" and r.notebook == "03_replace_for_grad"]
     assert cells == ["check_my_replace_for_grad", "check_replace_by_detach", "TOTAL"]
     assert [r.student for r in rows] == sorted(r.student for r in rows)
+
+
+def test_a_chinese_submission_graded_as_english_is_recognised(tmp_path):
+    """Made from the Chinese edition, handed in to an English grading run: graded against the
+    Chinese notebook (no false tampering note), full marks, and the note says which edition."""
+    zh03 = classroom.source_notebooks("zh-CN")[3]
+    release = tmp_path / "release"
+    classroom.build_student_edition("zh-CN", release)
+    teacher, student = sim.read(zh03), sim.read(release / "zh-CN" / zh03.name)
+    (tmp_path / "subs" / "li").mkdir(parents=True)
+    nbformat.write(sim.submission(teacher, student, {FIRST: "correct", SECOND: "correct"}),
+                   tmp_path / "subs" / "li" / zh03.name)
+    rows = classroom.grade(tmp_path / "subs", "en", work=tmp_path / "work",
+                           sandbox=sandbox_problem() is None)
+    total = next(r for r in rows if r.exercise == "TOTAL")
+    assert (total.score, total.max_score) == (4.0, 4.0)
+    assert "graded against the zh-CN edition" in total.note and "edited" not in total.note
