@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--keep", type=Path, default=None,
                    help="keep the nbgrader course here (autograded notebooks with their outputs "
                         "in KEEP/<edition>/autograded/<student>/NN_name/) instead of a temporary folder")
+    g.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="grade N submissions at once, each in its own sandbox (default: 1; "
+                        "memory grows by about a kernel per job)")
     g.add_argument("--no-sandbox", action="store_true",
                    help="run the submissions' code with your own rights, outside any sandbox: only "
                         "for submissions you trust (every row of the CSV then says so)")
@@ -49,7 +52,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print(f"{edition}: {len(written)} notebooks in {args.out / edition}")
         else:
             check_csv_path(args.csv)
-            rows = grade(args.submissions, args.edition, work=args.keep, sandbox=not args.no_sandbox)
+            rows = grade(args.submissions, args.edition, work=args.keep, sandbox=not args.no_sandbox,
+                         jobs=args.jobs)
             digest = write_csv(rows, args.csv)
             totals = [r for r in rows if r.exercise == "TOTAL"]
             print(f"graded {len(totals)} notebook(s) of {len({r.student for r in totals})} "

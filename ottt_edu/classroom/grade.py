@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import os
 import re
 import shutil
@@ -208,15 +209,22 @@ def _sandboxed_kernel(tmp: Path, limits: SandboxLimits):
 
 def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *,
           sandbox: bool = True, limits: SandboxLimits = SandboxLimits(),
-          cell_timeout_s: int = CELL_TIMEOUT_S) -> list[CellScore]:
+          cell_timeout_s: int = CELL_TIMEOUT_S, jobs: int = 1) -> list[CellScore]:
     """Autograde every submission in ``submissions``; one :class:`CellScore` per graded cell and
     one ``TOTAL`` row per notebook (its note lists tampering and grading errors).
 
     ``sandbox`` (the default): every notebook's kernel runs in its own bubblewrap sandbox
     (``ottt_edu.classroom.sandbox``), which sees only that submission; refused with the fix
     where none can be made. ``sandbox=False`` runs the students' code with your rights: only for
-    submissions you trust; every row's note then says so."""
+    submissions you trust; every row's note then says so. ``jobs``: grade that many
+    submissions at once, each in its own sandbox, in worker processes (the process cap then
+    covers the ``jobs`` sandboxes together, so it is ``jobs`` times ``limits.processes``)."""
     import nbformat
+
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ClassroomError(f"--jobs must be a whole number >= 1, got {jobs!r}")
+    if jobs > 1:
+        limits = dataclasses.replace(limits, processes=limits.processes * jobs)
 
     notebooks = {p.stem: p for p in source_notebooks(edition)}
     editions_here = [ed for ed, folder in EDITIONS.items() if any(folder.glob("[0-9][0-9]_*.ipynb"))]
@@ -239,7 +247,7 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
             stem = next((k for k in handed_in if f"as {k}.ipynb" in text), None)
             if stem and (student, stem) in problems:
                 problems[(student, stem)].append(text)
-    by_edition: dict[str, dict[tuple[str, str], tuple[Path, Any]]] = {}
+    by_edition: dict[str, dict[tuple[str, str], Path]] = {}
     for key, path in sorted(subs.items()):
         try:
             submitted = nbformat.read(path, as_version=4)
@@ -252,7 +260,7 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
         mine = mine if mine in editions_here else edition
         if mine != edition:
             problems[key].append(f"graded against the {mine} edition (it was made from that one)")
-        by_edition.setdefault(mine, {})[key] = (path, submitted)
+        by_edition.setdefault(mine, {})[key] = path
     scores: dict[tuple[str, str], dict[str, tuple[float, str]]] = {}
     with tempfile.TemporaryDirectory(prefix="ottt-grade-") as tmp, contextlib.ExitStack() as stack:
         kernel, ipc = (stack.enter_context(_sandboxed_kernel(Path(tmp), limits)) if sandbox
@@ -260,7 +268,7 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
         for ed, batch in sorted(by_edition.items()):
             config = CourseConfig(root=Path(work or tmp) / ed, edition=ed,
                                   cell_timeout_s=cell_timeout_s, kernel_name=kernel, ipc_path=ipc)
-            scores.update(_grade_batch(config, batch, problems))
+            scores.update(_grade_batch(config, batch, problems, jobs))
     rows: list[CellScore] = []
     for student in students:
         course = course_max = 0.0
@@ -294,42 +302,90 @@ def edition_of(nb: Any) -> str:
     return "zh-CN" if 'set_language("zh-CN")' in source else "en"
 
 
-def _grade_batch(config: CourseConfig, batch: dict, problems: dict) -> dict:
-    """Autograde ``batch`` (``{(student, stem): (path, notebook)}``) in one nbgrader course of
-    ``config.edition``; ``{(student, stem): {grade_id: (score, why)}}`` read from its gradebook
-    in this process (the trusted side)."""
-    from nbgrader.api import Gradebook, MissingEntry
-    from tqdm.auto import tqdm
+class _Course:
+    """One throwaway nbgrader course of one edition, which grades one submission at a time."""
 
-    prepare_course(config, sorted({source_by_stem(config.edition)[stem] for _, stem in batch}))
-    api = _api(config)
-    bar = tqdm(batch.items(), desc=f"grading ({config.edition})", unit="notebook",
-               file=sys.stderr, disable=not batch)
-    for (student, stem), (path, submitted) in bar:
-        bar.set_postfix_str(f"{student} {stem[:2]}", refresh=False)
-        note = problems[(student, stem)]
-        dest = config.root / "submitted" / student / stem
+    def __init__(self, config: CourseConfig, stems: Sequence[str]) -> None:
+        self.config = config
+        self.sources = source_by_stem(config.edition)
+        prepare_course(config, [self.sources[s] for s in sorted(stems)])
+        self.api = _api(config)
+
+    def grade_one(self, student: str, stem: str, path: Path) -> tuple[list[str], dict]:
+        """``(notes, {grade_id: (score, why)})``; scores are read from the gradebook here."""
+        import nbformat
+        from nbgrader.api import Gradebook, MissingEntry
+
+        root, notes = self.config.root, []
+        dest = root / "submitted" / student / stem
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest / f"{stem}.ipynb")
-        tampering = find_tampering(config.root / "release" / stem / f"{stem}.ipynb", path)
+        tampering = find_tampering(root / "release" / stem / f"{stem}.ipynb", path)
         if tampering.note():
-            note.append(tampering.note())
-        note.extend(review_notes(submitted))
-        result = api.autograde(stem, student, force=True, create=True)
+            notes.append(tampering.note())
+        notes.extend(review_notes(nbformat.read(path, as_version=4)))
+        result = self.api.autograde(stem, student, force=True, create=True)
         if not result.get("success"):
-            note.append("autograde failed: " + " ".join(str(result.get("error")).split())[:300])
-    bar.close()
-    found: dict = {}
-    with Gradebook(f"sqlite:///{config.root / 'gradebook.db'}") as gb:
-        for (student, stem) in batch:
-            reasons = _zero_reasons(config.root / "autograded" / student / stem / f"{stem}.ipynb")
-            mine = found.setdefault((student, stem), {})
-            for grade_id, points in graded_cells(source_by_stem(config.edition)[stem]):
+            notes.append("autograde failed: " + " ".join(str(result.get("error")).split())[:300])
+        reasons = _zero_reasons(root / "autograded" / student / stem / f"{stem}.ipynb")
+        scores = {}
+        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+            for grade_id, points in graded_cells(self.sources[stem]):
                 try:
                     score = float(gb.find_grade(grade_id, stem, stem, student).score or 0.0)
                 except MissingEntry:
                     score = 0.0
-                mine[grade_id] = (score, reasons.get(grade_id, "") if score < points else "")
+                scores[grade_id] = (score, reasons.get(grade_id, "") if score < points else "")
+        return notes, scores
+
+
+_WORKER: dict[str, _Course] = {}  # the course of a --jobs worker process (one per process)
+
+
+def _start_worker(config: CourseConfig, stems: Sequence[str]) -> None:
+    # its own course and its own socket names (jupyter_client numbers ipc sockets from 1)
+    root = config.root / f"worker-{os.getpid()}"
+    ipc = None if config.ipc_path is None else f"{config.ipc_path}-{os.getpid()}"
+    _WORKER["course"] = _Course(dataclasses.replace(config, root=root, ipc_path=ipc), stems)
+
+
+def _worker_grade(student: str, stem: str, path: Path) -> tuple[tuple[str, str], list[str], dict]:
+    return (student, stem), *_WORKER["course"].grade_one(student, stem, path)
+
+
+def _grade_batch(config: CourseConfig, batch: dict, problems: dict, jobs: int = 1) -> dict:
+    """Autograde ``batch`` (``{(student, stem): path}``) in nbgrader courses of
+    ``config.edition``: one in this process, or one per worker process with ``jobs > 1`` (each
+    submission still in its own sandbox). ``{(student, stem): {grade_id: (score, why)}}``."""
+    from tqdm.auto import tqdm
+
+    stems = sorted({stem for _, stem in batch})
+    found: dict = {}
+    bar = tqdm(total=len(batch), desc=f"grading ({config.edition})", unit="notebook",
+               file=sys.stderr, disable=not batch)
+    try:
+        if jobs <= 1:
+            course = _Course(config, stems)
+            for (student, stem), path in batch.items():
+                bar.set_postfix_str(f"{student} {stem[:2]}", refresh=False)
+                notes, found[(student, stem)] = course.grade_one(student, stem, path)
+                problems[(student, stem)].extend(notes)
+                bar.update(1)
+        else:
+            import concurrent.futures
+            import multiprocessing
+
+            with concurrent.futures.ProcessPoolExecutor(
+                    max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker, initargs=(config, stems)) as pool:
+                futures = [pool.submit(_worker_grade, student, stem, path)
+                           for (student, stem), path in batch.items()]
+                for future in concurrent.futures.as_completed(futures):
+                    key, notes, found[key] = future.result()
+                    problems[key].extend(notes)
+                    bar.update(1)
+    finally:
+        bar.close()
     return found
 
 

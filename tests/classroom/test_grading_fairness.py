@@ -119,3 +119,24 @@ def test_a_chinese_submission_graded_as_english_is_recognised(tmp_path):
     total = next(r for r in rows if r.exercise == "TOTAL")
     assert (total.score, total.max_score) == (4.0, 4.0)
     assert "graded against the zh-CN edition" in total.note and "edited" not in total.note
+
+
+def test_jobs_grade_the_same_scores_in_parallel(graded, tmp_path):
+    """--jobs 2: each submission in its own sandbox, two at a time; the same rows as one job."""
+    table, rows = graded
+    subs = next(iter(tmp_path.parent.glob("fair*"))) / "subs"
+    keep = [s for s in ("warns", "wrong", "copy") if (subs / s).exists()]
+    one = tmp_path / "subs"
+    for s in keep:
+        (one / s).mkdir(parents=True)
+        for f in (subs / s).iterdir():
+            (one / s / f.name).write_bytes(f.read_bytes())
+    parallel = classroom.grade(one, "en", work=tmp_path / "work", sandbox=sandbox_problem() is None,
+                               jobs=2)
+    assert [(r.student, r.notebook, r.exercise, r.score) for r in parallel] == \
+        [(r.student, r.notebook, r.exercise, r.score) for r in rows if r.student in keep]
+
+
+def test_bad_jobs_are_refused(tmp_path):
+    with pytest.raises(classroom.ClassroomError, match="--jobs must be a whole number"):
+        classroom.grade(tmp_path, "en", jobs=0)
