@@ -51,15 +51,53 @@ class Tampering:
 
     deleted: list = field(default_factory=list)
     edited: list = field(default_factory=list)
+    earlier: list = field(default_factory=list)  # as in an earlier release: not an edit
 
     def note(self) -> str:
         parts = [f"deleted {g} (put back for grading)" for g in self.deleted]
         parts += [f"edited read-only {g} (restored for grading)" for g in self.edited]
+        if self.earlier:
+            parts.append(f"made from an earlier release: {', '.join(self.earlier)} as handed out "
+                         f"then (graded with today's version)")
         return "; ".join(parts)
 
 
-def find_tampering(release_nb: Path, submitted_nb: Path) -> Tampering:
-    """Compare a submission's locked cells with the student edition it was made from."""
+def earlier_sources(source_nb: Path, limit: int = 30) -> dict[str, set[str]]:
+    """``{grade_id: {source, ...}}`` of the notebook's locked cells in its last ``limit``
+    commits (``git``; ``{}`` outside a git checkout): a submission made from an earlier release
+    holds one of them, which is no tampering."""
+    import json
+    import subprocess
+
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=source_nb.parent,
+                             capture_output=True, text=True, timeout=30)
+        if top.returncode:
+            return {}
+        root = Path(top.stdout.strip()).resolve()
+        rel = source_nb.resolve().relative_to(root).as_posix()
+        revs = subprocess.run(["git", "log", f"-{limit}", "--format=%H", "--", rel],
+                              cwd=root, capture_output=True, text=True, timeout=30).stdout.split()
+        found: dict[str, set[str]] = {}
+        for rev in revs:
+            shown = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=root,
+                                   capture_output=True, text=True, timeout=30)
+            if shown.returncode:
+                continue
+            for c in json.loads(shown.stdout).get("cells", []):
+                meta = c.get("metadata", {}).get("nbgrader", {})
+                if meta.get("locked") or meta.get("grade"):
+                    src = c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+                    found.setdefault(meta.get("grade_id", ""), set()).add(src.strip())
+        return found
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return {}
+
+
+def find_tampering(release_nb: Path, submitted_nb: Path,
+                   earlier: Optional[dict[str, set[str]]] = None) -> Tampering:
+    """Compare a submission's locked cells with the student edition it was made from (and with
+    the same cells of earlier releases, ``earlier_sources``)."""
     import nbformat
     from nbgrader import utils
 
@@ -74,7 +112,10 @@ def find_tampering(release_nb: Path, submitted_nb: Path) -> Tampering:
         if grade_id not in submitted:
             found.deleted.append(grade_id)
         elif utils.compute_checksum(submitted[grade_id]) != cell.metadata.nbgrader["checksum"]:
-            found.edited.append(grade_id)
+            if submitted[grade_id].source.strip() in (earlier or {}).get(grade_id, set()):
+                found.earlier.append(grade_id)
+            else:
+                found.edited.append(grade_id)
     return found
 
 
@@ -310,6 +351,7 @@ class _Course:
         self.sources = source_by_stem(config.edition)
         prepare_course(config, [self.sources[s] for s in sorted(stems)])
         self.api = _api(config)
+        self.earlier: dict[str, dict[str, set[str]]] = {}
 
     def grade_one(self, student: str, stem: str, path: Path) -> tuple[list[str], dict]:
         """``(notes, {grade_id: (score, why)})``; scores are read from the gradebook here."""
@@ -320,7 +362,9 @@ class _Course:
         dest = root / "submitted" / student / stem
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest / f"{stem}.ipynb")
-        tampering = find_tampering(root / "release" / stem / f"{stem}.ipynb", path)
+        if stem not in self.earlier:
+            self.earlier[stem] = earlier_sources(self.sources[stem])
+        tampering = find_tampering(root / "release" / stem / f"{stem}.ipynb", path, self.earlier[stem])
         if tampering.note():
             notes.append(tampering.note())
         notes.extend(review_notes(nbformat.read(path, as_version=4)))

@@ -140,3 +140,20 @@ def test_jobs_grade_the_same_scores_in_parallel(graded, tmp_path):
 def test_bad_jobs_are_refused(tmp_path):
     with pytest.raises(classroom.ClassroomError, match="--jobs must be a whole number"):
         classroom.grade(tmp_path, "en", jobs=0)
+
+
+def test_a_submission_from_an_earlier_release_is_no_tampering(tmp_path):
+    """03 as handed out before the layout change (b40d187): its locked cells differ from today's
+    but are that release's own, so the note says so instead of "edited read-only"."""
+    import subprocess
+    old = subprocess.run(["git", "show", "b40d187:notebooks/03_replace_for_grad.ipynb"],
+                         capture_output=True, text=True, cwd=NB03.parent)
+    if old.returncode:
+        pytest.skip("this checkout has no history before b40d187 (a shallow clone)")
+    (tmp_path / "subs" / "old").mkdir(parents=True)
+    (tmp_path / "subs" / "old" / NB03.name).write_text(old.stdout, encoding="utf-8")
+    rows = classroom.grade(tmp_path / "subs", "en", work=tmp_path / "work",
+                           sandbox=sandbox_problem() is None)
+    total = next(r for r in rows if r.exercise == "TOTAL")
+    assert (total.score, total.max_score) == (4.0, 4.0)
+    assert "made from an earlier release: setup" in total.note and "edited" not in total.note
