@@ -16,6 +16,8 @@ Nothing else: no answer key, no gradebook, no other submission, no ``$HOME``, no
 environment variable of the grader's (``--clearenv``). Resource limits (``setrlimit`` before
 ``exec``, inherited by every process inside): address space, CPU seconds, processes, file size.
 The sandbox's pid namespace dies with the kernel, so no process it started outlives grading.
+Every capability is dropped (also when the grader is root) and no nested user namespace may be
+made, so the read-only binds cannot be remounted read-write.
 
 What remains visible (the threat model in docs/teaching.md): the installed library, whose
 reference answers a student could read; nbgrader's test cells arrive one at a time as code to
@@ -77,6 +79,19 @@ def find_bwrap() -> Optional[str]:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return path if probe.returncode == 0 else None
+
+
+@lru_cache(maxsize=None)
+def _supports(option: str) -> bool:
+    """Whether this bwrap knows ``option`` (``--disable-userns`` came with bubblewrap 0.8)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    try:
+        helptext = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return option in helptext.stdout + helptext.stderr
 
 
 def sandbox_problem() -> Optional[str]:
@@ -167,7 +182,13 @@ def bwrap_argv(bwrap: str, workdir: Path, scratch: Path, connection_file: Path,
            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHONNOUSERSITE": "1", "OTTT_EDU_THREADS": "1", "USER": "student",
            "JPY_PARENT_PID": "1"}  # ipykernel: launched by a client (no banner, no parent poller)
-    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+    # No capability inside, not even for a grader running as root (bwrap keeps root's by
+    # default): with CAP_SYS_ADMIN a submission could remount the read-only binds read-write
+    # (`mount -o remount,bind,rw`) and rewrite the library or this launcher, which runs outside.
+    # No nested user namespace either, where it would get capabilities back.
+    args = [bwrap, "--unshare-all", "--unshare-user", "--cap-drop", "ALL",
+            *(["--disable-userns"] if _supports("--disable-userns") else []),
+            "--die-with-parent", "--new-session", "--clearenv",
             *_system_binds(), *_python_binds(),
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
             "--bind", str(scratch), str(workdir),

@@ -104,6 +104,20 @@ try:
 except OSError:
     print(f"fork stopped after {_kids} processes")
 """,
+        "remount": f"""
+import os, subprocess, ottt_edu
+_pkg = os.path.dirname(ottt_edu.__file__)
+for _cmd in (["mount", "-o", "remount,bind,rw", _pkg],
+             ["unshare", "-Urm", "sh", "-c", f"mount -o remount,bind,rw {{_pkg}} && touch {{_pkg}}/HACKED"]):
+    try:
+        subprocess.run(_cmd, capture_output=True, timeout=20)
+    except Exception:
+        pass
+try:
+    open(os.path.join(_pkg, "HACKED"), "w").write("hacked")
+except OSError:
+    pass
+""",
         "memory": """
 try:
     _big = bytearray(64 * 2**30)
@@ -165,6 +179,7 @@ def test_the_stolen_key_scores_zero(graded):
 
 def test_no_marker_outside_and_no_process_alive(graded):
     assert list(graded["outside"].iterdir()) == []
+    assert not (ROOT / "ottt_edu" / "HACKED").exists()  # read-only binds stay read-only
     alive = []
     for pid in os.listdir("/proc"):
         try:
@@ -177,7 +192,7 @@ def test_no_marker_outside_and_no_process_alive(graded):
 
 
 def test_the_gradebook_and_attackers_own_points(graded):
-    for name in ("overwrite_classmate", "gradebook", "detached", "environment", "memory"):
+    for name in ("overwrite_classmate", "gradebook", "detached", "environment", "memory", "remount"):
         t = graded["totals"][name]
         assert (t.score, t.max_score) == (4.0, 4.0), (name, t.note)  # their answers were right
     assert "review: cell" in graded["totals"]["gradebook"].note
