@@ -62,6 +62,15 @@ class Tampering:
         return "; ".join(parts)
 
 
+def _failure(result: dict) -> str:
+    """nbgrader's reason for a failed autograde, in one line: the last ``SomeError: message``
+    of its log (not the start of its traceback)."""
+    text = f"{result.get('log') or ''}\n{result.get('error') or ''}"
+    found = re.findall(r"^\s*((?:[\w.]+\.)?\w*(?:Error|Exception|Exit)\b:?.*)$", text, re.MULTILINE)
+    found = [f for f in found if not f.startswith(("NbGraderException", "nbgrader.converters"))]
+    return " ".join((found[-1] if found else "see the log with --keep").split())[:300]
+
+
 def earlier_sources(source_nb: Path, limit: int = 30) -> dict[str, set[str]]:
     """``{grade_id: {source, ...}}`` of the notebook's locked cells in its last ``limit``
     commits (``git``; ``{}`` outside a git checkout): a submission made from an earlier release
@@ -188,40 +197,46 @@ def collect_submissions(folder: Path, known: Sequence[str],
     return found
 
 
-def _zero_reasons(autograded: Path) -> dict[str, str]:
+def _zero_reasons(autograded: Path, events: Optional[dict] = None) -> dict[str, str]:
     """``{grade_id: why}`` for the graded cells of an autograded notebook that lost points: the
     error they raised (its first line and the checker's ``hint:`` line) or the first line they
-    wrote to stderr ("Not attempted yet"); after a cell that timed out or killed the kernel,
-    that cell is named too."""
+    wrote to stderr ("Not attempted yet"). Kernel deaths and timeouts come from ``events``, the
+    grader's own record (``preprocessors.EVENTS``): an error a submission raised under those
+    names is quoted as what the cell raised."""
     import nbformat
-
-    from .preprocessors import KERNEL_DIED, NOT_RUN
 
     if not autograded.exists():
         return {}
+    events = events or {}
+    died_in, timed_out = events.get("died_in"), set(events.get("timed_out", []))
     found, event = {}, ""
     for i, cell in enumerate(nbformat.read(autograded, as_version=4).cells, start=1):
-        outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
-        for out in outputs:
-            if out.output_type == "error" and out.ename == "CellTimeoutError":
-                event = f"cell {i} {out.evalue}"
+        if i in timed_out:
+            said = next((str(o.evalue) for o in cell.get("outputs", [])
+                         if o.output_type == "error" and o.ename == "CellTimeoutError"), "timed out")
+            event = f"cell {i} {said}"
+        if died_in is not None and i == died_in:
+            event = f"the kernel died in cell {i}"
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and cell.cell_type == "code":
-            for out in outputs:
-                if out.output_type == "error":
-                    if out.ename in (KERNEL_DIED, NOT_RUN):
-                        found[meta["grade_id"]] = str(out.evalue)
-                        break
-                    lines = [line.strip() for line in str(out.evalue).strip().splitlines()] or [""]
-                    hint = next((line for line in lines[1:] if line.startswith(("hint:", "提示"))), "")
-                    why = f"{out.ename}: {lines[0]}" + (f" {hint}" if hint else "")
-                    found[meta["grade_id"]] = (f"{why} (after {event})" if event else why)[:400]
-                    break
-                if out.output_type == "stream" and out.name == "stderr" and out.text.strip():
-                    found.setdefault(meta["grade_id"], out.text.strip().splitlines()[0][:300])
-        for out in outputs:
-            if out.output_type == "error" and out.ename == KERNEL_DIED:
-                event = str(out.evalue)
+        if not (meta.get("grade") and cell.cell_type == "code"):
+            continue
+        if died_in is not None and i >= died_in:
+            found[meta["grade_id"]] = (f"the kernel died in cell {died_in}" if i == died_in else
+                                       f"not run: the kernel died in cell {died_in}")
+            continue
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                lines = [" ".join(line.split()) for line in str(out.evalue).strip().splitlines()] or [""]
+                hint = next((line for line in lines[1:] if line.startswith(("hint:", "提示"))), "")
+                why = f"{out.ename}: {lines[0]}" + (f" {hint}" if hint else "")
+                if i in timed_out and out.ename == "CellTimeoutError":
+                    why = f"timed out ({out.evalue})"
+                elif out.ename in ("KernelDied", "NotRun", "CellTimeoutError"):
+                    why = f"the cell raised {why!r}"  # not the grader's: the submission's own
+                found[meta["grade_id"]] = (f"{why} (after {event})" if event else why)[:400]
+                break
+            if out.output_type == "stream" and out.name == "stderr" and out.text.strip():
+                found.setdefault(meta["grade_id"], " ".join(out.text.strip().splitlines()[0].split())[:300])
     return found
 
 
@@ -292,12 +307,14 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
     for key, path in sorted(subs.items()):
         try:
             submitted = nbformat.read(path, as_version=4)
-        except Exception as e:  # not a notebook at all: zero, and say why
-            problems[key].append(f"not a readable notebook ({type(e).__name__}: {e})")
+            nbformat.validate(submitted)
+            mine = edition_of(submitted)
+        except Exception as e:  # not a notebook at all: zero, and say why (one line)
+            problems[key].append(f"not a readable notebook ({type(e).__name__}: "
+                                 f"{' '.join(str(e).split())[:200]})")
             continue
         if not cells[key[1]]:
             continue
-        mine = edition_of(submitted)
         mine = mine if mine in editions_here else edition
         if mine != edition:
             problems[key].append(f"graded against the {mine} edition (it was made from that one)")
@@ -354,7 +371,15 @@ class _Course:
         self.earlier: dict[str, dict[str, set[str]]] = {}
 
     def grade_one(self, student: str, stem: str, path: Path) -> tuple[list[str], dict]:
-        """``(notes, {grade_id: (score, why)})``; scores are read from the gradebook here."""
+        """``(notes, {grade_id: (score, why)})``; scores are read from the gradebook here. A
+        submission nbgrader or the checks choke on (malformed metadata, say) scores 0 with a
+        note; the class goes on."""
+        try:
+            return self._grade_one(student, stem, path)
+        except Exception as e:  # noqa: BLE001 - one bad file costs only its owner
+            return [f"could not grade this file ({type(e).__name__}: {' '.join(str(e).split())[:200]})"], {}
+
+    def _grade_one(self, student: str, stem: str, path: Path) -> tuple[list[str], dict]:
         import nbformat
         from nbgrader.api import Gradebook, MissingEntry
 
@@ -367,11 +392,14 @@ class _Course:
         tampering = find_tampering(root / "release" / stem / f"{stem}.ipynb", path, self.earlier[stem])
         if tampering.note():
             notes.append(tampering.note())
-        notes.extend(review_notes(nbformat.read(path, as_version=4)))
+        notes.extend(review_notes(nbformat.read(path, as_version=4),
+                                  nbformat.read(root / "release" / stem / f"{stem}.ipynb", as_version=4)))
         result = self.api.autograde(stem, student, force=True, create=True)
         if not result.get("success"):
-            notes.append("autograde failed: " + " ".join(str(result.get("error")).split())[:300])
-        reasons = _zero_reasons(root / "autograded" / student / stem / f"{stem}.ipynb")
+            notes.append("autograde failed: " + _failure(result))
+        from .preprocessors import EVENTS
+        reasons = _zero_reasons(root / "autograded" / student / stem / f"{stem}.ipynb",
+                                EVENTS.pop((student, stem), None))
         scores = {}
         with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
             for grade_id, points in graded_cells(self.sources[stem]):
@@ -383,13 +411,20 @@ class _Course:
         return notes, scores
 
 
+def _own_ipc_path(base: str, name: str) -> str:
+    """``<base's folder>/<name>/kernel``: a socket folder of its own (created here, mode 700)."""
+    folder = Path(base).parent / name
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return str(folder / "kernel")
+
+
 _WORKER: dict[str, _Course] = {}  # the course of a --jobs worker process (one per process)
 
 
 def _start_worker(config: CourseConfig, stems: Sequence[str]) -> None:
-    # its own course and its own socket names (jupyter_client numbers ipc sockets from 1)
+    # its own course and its own socket folder (one sandbox must not see another's sockets)
     root = config.root / f"worker-{os.getpid()}"
-    ipc = None if config.ipc_path is None else f"{config.ipc_path}-{os.getpid()}"
+    ipc = None if config.ipc_path is None else _own_ipc_path(config.ipc_path, str(os.getpid()))
     _WORKER["course"] = _Course(dataclasses.replace(config, root=root, ipc_path=ipc), stems)
 
 
@@ -409,6 +444,8 @@ def _grade_batch(config: CourseConfig, batch: dict, problems: dict, jobs: int = 
                file=sys.stderr, disable=not batch)
     try:
         if jobs <= 1:
+            if config.ipc_path is not None:
+                config = dataclasses.replace(config, ipc_path=_own_ipc_path(config.ipc_path, "main"))
             course = _Course(config, stems)
             for (student, stem), path in batch.items():
                 bar.set_postfix_str(f"{student} {stem[:2]}", refresh=False)
@@ -424,8 +461,12 @@ def _grade_batch(config: CourseConfig, batch: dict, problems: dict, jobs: int = 
                     initializer=_start_worker, initargs=(config, stems)) as pool:
                 futures = [pool.submit(_worker_grade, student, stem, path)
                            for (student, stem), path in batch.items()]
+                keys = {f: key for f, key in zip(futures, batch)}
                 for future in concurrent.futures.as_completed(futures):
-                    key, notes, found[key] = future.result()
+                    try:
+                        key, notes, found[keys[future]] = future.result()
+                    except Exception as e:  # noqa: BLE001 - a worker died: that file only
+                        key, notes = keys[future], [f"could not grade this file ({type(e).__name__})"]
                     problems[key].extend(notes)
                     bar.update(1)
     finally:
@@ -464,10 +505,11 @@ def check_csv_path(path: Path) -> None:
 
 
 def _inert(text: str) -> str:
-    """A CSV cell no spreadsheet runs as a formula: a leading ``=``, ``+``, ``-``, ``@`` (or a
-    tab or carriage return) gets a ``'`` before it (OWASP's advice on CSV injection)."""
-    text = str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A CSV cell no spreadsheet runs as a formula: on one line (whitespace runs, newlines and
+    tabs become one space), and a leading ``=``, ``+``, ``-``, ``@`` gets a ``'`` before it
+    (OWASP's advice on CSV injection)."""
+    text = " ".join(str(text).split())  # one line: no leading newline hides a formula
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -8,7 +8,12 @@
 - :class:`WarningsAreNotErrors`: nbgrader gives 0 points to a graded cell that wrote *anything*
   to stderr, so a correct answer that emits a ``DeprecationWarning`` lost its points. Python
   warnings in a graded cell's stderr are moved to its stdout; every other stderr text (the
-  checkers' "Not attempted yet") still fails the cell.
+  checkers' "Not attempted yet") still fails the cell. A graded cell with an error loses any
+  ``execute_result`` it also sent (nbgrader would read the first one as the grade: a submission
+  could print a result before the checker's error and score full marks).
+
+``CourseExecute`` also keeps at most 2 MiB of output per cell and records kernel deaths and
+timeouts in :data:`EVENTS`, on the grader's side, for the CSV's notes.
 
 Reference: nbgrader 0.9 ``nbgrader.preprocessors.Execute`` and ``utils.determine_grade``;
 nbclient's ``DeadKernelError``.
@@ -23,7 +28,17 @@ from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
 
-__all__ = ["CourseExecute", "WarningsAreNotErrors", "KERNEL_DIED", "NOT_RUN"]
+__all__ = ["CourseExecute", "WarningsAreNotErrors", "KERNEL_DIED", "NOT_RUN", "EVENTS",
+           "OUTPUT_BYTES_PER_CELL"]
+
+#: What happened to each notebook's kernel, recorded here, in the grader's process, as it
+#: happens: ``{(student, notebook): {"died_in": N or None, "timed_out": [cell numbers]}}``. The
+#: grader's notes come from this record, never from an error a submission could raise itself (a
+#: student's own ``KernelDied`` exception is quoted as what the cell raised).
+EVENTS: dict[tuple[str, str], dict[str, Any]] = {}
+#: Output a cell may send before the rest is dropped (a submission printing gigabytes would
+#: otherwise fill the grader's memory); errors are always kept, shortened.
+OUTPUT_BYTES_PER_CELL = 2 * 2**20
 
 KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
@@ -41,6 +56,11 @@ class CourseExecute(Execute):
 
     def preprocess(self, nb: Any, resources: Any = None, km: Any = None) -> Any:
         self._died_in = None
+        self._sent: dict[int, int] = {}
+        info = (resources or {}).get("nbgrader", {})
+        self._event = EVENTS.setdefault((str(info.get("student")), str(info.get("notebook"))),
+                                        {"died_in": None, "timed_out": []})
+        self._event.update(died_in=None, timed_out=[])
         try:
             return super().preprocess(nb, resources, km)
         except DeadKernelError:  # raised again while shutting the dead kernel down
@@ -57,10 +77,37 @@ class CourseExecute(Execute):
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             self._died_in = index + 1
+            self._event["died_in"] = index + 1
             cell.outputs.append(_error(
                 KERNEL_DIED, f"the kernel died in cell {index + 1} (os._exit, a crash or out of "
                              f"memory); the cells before it were graded"))
             return cell, self.resources
+
+
+    async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
+        if cell is not None:
+            self._event["timed_out"].append(self.nb.cells.index(cell) + 1)
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def output(self, outs: Any, msg: dict, display_id: Any, cell_index: int) -> Any:
+        """Keep at most :data:`OUTPUT_BYTES_PER_CELL` of a cell's output, then one line saying
+        the rest was dropped; an error is always kept (its traceback shortened)."""
+        content = msg.get("content", {})
+        if msg.get("msg_type") == "error":
+            content["traceback"] = [line[:2000] for line in content.get("traceback", [])[-50:]]
+            content["evalue"] = str(content.get("evalue", ""))[:4000]
+            return super().output(outs, msg, display_id, cell_index)
+        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values())
+        sent = self._sent.get(cell_index, 0)
+        self._sent[cell_index] = sent + size
+        if sent + size <= OUTPUT_BYTES_PER_CELL:
+            return super().output(outs, msg, display_id, cell_index)
+        if sent <= OUTPUT_BYTES_PER_CELL:  # the first message over the budget: say so, once
+            note = NotebookNode(output_type="stream", name="stdout",
+                                text=f"[grader: output over {OUTPUT_BYTES_PER_CELL // 2**20} MiB "
+                                     f"dropped]\n")
+            outs.append(note)
+        return None
 
 
 class WarningsAreNotErrors(NbGraderPreprocessor):
@@ -70,7 +117,10 @@ class WarningsAreNotErrors(NbGraderPreprocessor):
         if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
             return cell, resources
         outputs = []
+        failed = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
         for out in cell.get("outputs", []):
+            if failed and out.get("output_type") == "execute_result":
+                continue  # nbgrader reads the first execute_result as the grade: an error wins
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 warnings = "".join(m.group(0) for m in _WARNING.finditer(out.text))
                 rest = _WARNING.sub("", out.text)

@@ -40,7 +40,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Sequence
 
-__all__ = ["SandboxLimits", "find_bwrap", "sandbox_problem", "make_pids_cgroup", "remove_cgroup",
+__all__ = ["SANDBOX_UID", "TMPFS_BYTES", "SandboxLimits", "find_bwrap", "sandbox_problem", "make_pids_cgroup", "remove_cgroup",
            "bwrap_argv", "kernel_spec", "main"]
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]   # ottt_edu/
@@ -175,26 +175,67 @@ def _python_binds() -> list[str]:
     return args
 
 
+#: where the sandbox runs when the grader is root: an ordinary uid (``nobody``), so that
+#: what only root may do (writing /proc/sys, /proc/sysrq-trigger) stays out of reach
+SANDBOX_UID = 65534
+#: RAM-backed folders inside the sandbox: /tmp, and the submission's working folder
+TMPFS_BYTES = 256 * 2**20
+_DROP_TO_NOBODY = ("import os, sys; os.setgroups([]); os.setgid({uid}); os.setuid({uid}); "
+                   "os.execv(sys.argv[1], sys.argv[1:])")
+
+
 def bwrap_argv(bwrap: str, workdir: Path, scratch: Path, connection_file: Path,
-               ipc_dir: Optional[Path], command: Sequence[str]) -> list[str]:
-    """The ``bwrap`` command line that runs ``command`` with ``scratch`` shown at ``workdir``."""
+               ipc_dir: Optional[Path], command: Sequence[str], as_root: bool = False) -> list[str]:
+    """The ``bwrap`` command line that runs ``command`` with the files of ``scratch`` shown
+    (read-only) in a RAM folder at ``workdir``.
+
+    No capability inside (bwrap keeps root's by default: with ``CAP_SYS_ADMIN`` a submission
+    could remount the read-only binds read-write and rewrite the launcher, which runs outside),
+    no nested user namespace. ``as_root`` (the grader is root): no user namespace, so that the
+    sandbox can switch to :data:`SANDBOX_UID` once its mounts are made (in a user namespace of
+    root's, uid 0 inside would still be the machine's root)."""
     env = {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "MPLCONFIGDIR": "/tmp/matplotlib",
            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHONNOUSERSITE": "1", "OTTT_EDU_THREADS": "1", "USER": "student",
            "JPY_PARENT_PID": "1"}  # ipykernel: launched by a client (no banner, no parent poller)
-    # No capability inside, not even for a grader running as root (bwrap keeps root's by
-    # default): with CAP_SYS_ADMIN a submission could remount the read-only binds read-write
-    # (`mount -o remount,bind,rw`) and rewrite the library or this launcher, which runs outside.
-    # No nested user namespace either, where it would get capabilities back.
-    args = [bwrap, "--unshare-all", "--unshare-user", "--cap-drop", "ALL",
-            *(["--disable-userns"] if _supports("--disable-userns") else []),
-            "--die-with-parent", "--new-session", "--clearenv",
-            *_system_binds(), *_python_binds(),
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-            "--bind", str(scratch), str(workdir),
-            "--ro-bind", str(connection_file), str(connection_file)]
+    sized = ["--size", str(TMPFS_BYTES)] if _supports("--size") else []
+    perms = ["--perms", "1777"] if _supports("--perms") else []
+    if as_root:
+        spaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                  "--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID",
+                  "--cap-add", "CAP_SETGID"]
+        command = [sys.executable, "-I", "-c", _DROP_TO_NOBODY.format(uid=SANDBOX_UID), *command]
+    else:
+        spaces = ["--unshare-all", "--unshare-user", "--cap-drop", "ALL",
+                  *(["--disable-userns"] if _supports("--disable-userns") else [])]
+    made = {"/", "/tmp", "/usr", "/proc", "/dev"}
+
+    def parents(target: Path) -> list[str]:
+        """Folders bwrap would create 0700 on the way to ``target``, made 0755 first (the
+        sandbox's uid must pass through them)."""
+        out = []
+        for folder in reversed(target.parents):
+            if str(folder) not in made and perms:
+                made.add(str(folder))
+                out += ["--perms", "0755", "--dir", str(folder)]
+        return out
+
+    python = _python_binds()
+    args = [bwrap, *spaces, "--die-with-parent", "--new-session", "--clearenv",
+            *_system_binds(),
+            *perms, *sized, "--tmpfs", "/tmp"]          # first: the binds below may lie under /tmp
+    for i in range(0, len(python), 3):
+        args += [*parents(Path(python[i + 2])), *python[i:i + 3]]
+    args += ["--proc", "/proc", "--dev", "/dev", *parents(workdir)]
+    if sized:  # the working folder in RAM, capped; the submission's files in it, read-only
+        args += [*perms, *sized, "--tmpfs", str(workdir)]
+        for item in sorted(scratch.iterdir()):
+            args += ["--ro-bind", str(item), str(workdir / item.name)]
+    else:      # an old bwrap without --size: the scratch copy itself, read-write, on disk
+        args += ["--bind", str(scratch), str(workdir)]
+    args += [*parents(connection_file), "--ro-bind", str(connection_file), str(connection_file)]
     if ipc_dir is not None:
-        args += ["--bind", str(ipc_dir), str(ipc_dir)]
+        args += [*parents(ipc_dir), "--bind", str(ipc_dir), str(ipc_dir)]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return [*args, "--chdir", str(workdir), "--", *command]
@@ -265,8 +306,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _copy_folder(workdir, scratch)
     connection = json.loads(args.connection_file.read_text(encoding="utf-8"))
     ipc_dir = Path(connection["ip"]).parent if connection.get("transport") == "ipc" else None
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if as_root:  # what the sandbox's uid must reach: its files, its sockets, its connection file
+        for path in [scratch, *scratch.rglob("*")]:
+            os.chown(path, SANDBOX_UID, SANDBOX_UID, follow_symlinks=False)
+        os.chmod(scratch, 0o755)
+        if ipc_dir is not None:
+            os.chown(ipc_dir, SANDBOX_UID, SANDBOX_UID)
+        os.chown(args.connection_file, SANDBOX_UID, SANDBOX_UID)
     command = [sys.executable, "-m", "ipykernel_launcher", "-f", str(args.connection_file)]
-    full = bwrap_argv(bwrap, workdir, scratch, args.connection_file.resolve(), ipc_dir, command)
+    full = bwrap_argv(bwrap, workdir, scratch, args.connection_file.resolve(), ipc_dir, command,
+                      as_root=as_root)
     _limit(SandboxLimits(args.memory, args.cpu, args.processes, args.file_size))
     if args.cgroup is not None:  # as root: the process cap is the cgroup's
         (args.cgroup / "cgroup.procs").write_text(str(os.getpid()), encoding="utf-8")

@@ -157,3 +157,25 @@ def test_a_submission_from_an_earlier_release_is_no_tampering(tmp_path):
     total = next(r for r in rows if r.exercise == "TOTAL")
     assert (total.score, total.max_score) == (4.0, 4.0)
     assert "made from an earlier release: setup" in total.note and "edited" not in total.note
+
+
+@pytest.mark.parametrize("cell", [
+    {"cell_type": "code", "metadata": {"nbgrader": "oops"}, "source": "x = 1", "outputs": [],
+     "execution_count": None},
+    {"cell_type": "code", "metadata": {"nbgrader": {"grade": True, "locked": True}}, "source": "x = 1",
+     "outputs": [], "execution_count": None},
+    {"cell_type": "code", "metadata": {}, "source": 5, "outputs": [], "execution_count": None},
+], ids=["metadata-not-a-dict", "no-grade-id", "source-not-text"])
+def test_a_malformed_notebook_costs_only_its_owner(tmp_path, cell):
+    import json
+    (tmp_path / "subs" / "bad").mkdir(parents=True)
+    nb = json.loads(NB03.read_text(encoding="utf-8"))
+    nb["cells"].insert(0, cell)
+    (tmp_path / "subs" / "bad" / NB03.name).write_text(json.dumps(nb), encoding="utf-8")
+    (tmp_path / "subs" / "good").mkdir()
+    (tmp_path / "subs" / "good" / NB03.name).write_bytes(NB03.read_bytes())
+    rows = classroom.grade(tmp_path / "subs", "en", work=tmp_path / "work",
+                           sandbox=sandbox_problem() is None)
+    totals = {r.student: r for r in rows if r.exercise == "TOTAL"}
+    assert totals["good"].score == 4.0
+    assert totals["bad"].score == 0.0 and totals["bad"].note

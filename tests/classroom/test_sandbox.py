@@ -118,6 +118,14 @@ try:
 except OSError:
     pass
 """,
+        "sysctl": """
+for _path in ("/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger", "/proc/sys/vm/drop_caches"):
+    try:
+        open(_path, "a").close()  # opening for writing is enough to tell; nothing is written
+        print("WRITABLE", _path)
+    except OSError:
+        pass
+""",
         "memory": """
 try:
     _big = bytearray(64 * 2**30)
@@ -137,6 +145,14 @@ except MemoryError:
     sim.cell(patched, SECOND).source += "\ncheck_replace_by_detach = lambda *a, **k: True\n"
     (subs / "patched").mkdir()
     nbformat.write(patched, subs / "patched" / NB03.name)
+    printed = sim.submission(teacher, student, {FIRST: "correct", SECOND: "correct"})
+    sim.cell(printed, SECOND).source = (  # a wrong answer that sends a result before its error
+        "import torch\n"
+        "def replace_by_detach(x, x_r):\n"
+        "    torch.sys.displayhook('ok')\n"
+        "    return x * 1.0\n")
+    (subs / "printed").mkdir()
+    nbformat.write(printed, subs / "printed" / NB03.name)
     formula = sim.submission(teacher, student, {FIRST: "correct", SECOND: "correct"})
     sim.cell(formula, SECOND).source = (
         'def replace_by_detach(x, x_r):\n'
@@ -174,7 +190,7 @@ def test_honest_classmate_keeps_full_marks_and_their_file(graded):
 def test_the_stolen_key_scores_zero(graded):
     t = graded["totals"]["steal_key"]
     assert t.score == 0.0 and t.max_score == 4.0
-    assert "calls exec()" in t.note and "calls open()" in t.note  # and the review says why
+    assert "uses exec" in t.note and "uses open" in t.note  # and the review says why
 
 
 def test_no_marker_outside_and_no_process_alive(graded):
@@ -192,7 +208,8 @@ def test_no_marker_outside_and_no_process_alive(graded):
 
 
 def test_the_gradebook_and_attackers_own_points(graded):
-    for name in ("overwrite_classmate", "gradebook", "detached", "environment", "memory", "remount"):
+    for name in ("overwrite_classmate", "gradebook", "detached", "environment", "memory", "remount",
+                 "sysctl"):
         t = graded["totals"][name]
         assert (t.score, t.max_score) == (4.0, 4.0), (name, t.note)  # their answers were right
     assert "review: cell" in graded["totals"]["gradebook"].note
@@ -209,12 +226,21 @@ def test_no_variable_of_the_grader_reaches_the_kernel(graded):
     assert "OTTT_GRADER_TOKEN" not in text and SECRET not in text and "False" in text
 
 
+def test_root_only_kernel_settings_stay_out_of_reach(graded):
+    assert "WRITABLE" not in _outputs(graded, "sysctl")
+
+
 def test_processes_are_capped(graded):
     assert "fork stopped after" in _outputs(graded, "fork_bomb")
 
 
 def test_memory_is_capped(graded):
     assert "capped: no 64 GiB" in _outputs(graded, "memory")
+
+
+def test_a_result_printed_before_the_checkers_error_earns_nothing(graded):
+    rows = [r for r in graded["rows"] if r.student == "printed" and r.exercise == "check_replace_by_detach"]
+    assert rows[0].score == 0.0 and "uses .sys" in graded["totals"]["printed"].note
 
 
 def test_a_patched_checker_is_flagged(graded):
@@ -251,8 +277,23 @@ def test_the_teachers_answers_raise_no_review_note():
     ("import builtins\nbuiltins.print = None", "assigns builtins.print"),
     ("import torch\ntorch.testing.assert_close = lambda *a, **k: None", "assigns torch.testing.assert_close"),
     ("import sys\nsys.modules['ottt_edu'] = None", "imports sys"),
-    ("get_ipython().showtraceback = lambda *a, **k: None", "calls get_ipython()"),
-    ("setattr(__import__('ottt_edu'), 'x', 1)", "calls setattr()"),
+    ("get_ipython().showtraceback = lambda *a, **k: None", "uses get_ipython"),
+    ("setattr(__import__('ottt_edu'), 'x', 1)", "uses setattr"),
+    # the evasions of the attacking-student pass, each caught
+    ("import ottt_edu.course.exercises as E\nE.__dict__.update(check_replace_for_grad=lambda *a: True)", "uses .__dict__"),
+    ("from ottt_edu.course import exercises\nm = exercises\nm.check_replace_for_grad = 1", "assigns m.check_replace_for_grad"),
+    ("f = check_replace_by_detach\nf.__code__ = (lambda fn: True).__code__", "uses .__code__"),
+    ("s = setattr\ns(object, 'x', 1)", "uses setattr"),
+    ("torch.__builtins__['exec']('x = 1')", "uses .__builtins__"),
+    ("torch.sys.modules['x'] = None", "uses .sys"),
+    ("heaviside.__globals__['__builtins__']", "uses .__globals__"),
+    ("@(lambda f: f)\ndef g():\n    pass", "uses a computed decorator"),
+    ("gi = get_ipython\ngi().run_cell('x')", "uses get_ipython"),
+    ("T = torch\nT.equal = T.allclose = lambda *a, **k: True", "assigns T.equal"),
+    ("def replace_by_detach(x, x_r):\n    torch.sys.displayhook('ok')\n    return x", "uses .sys"),
+    ("%config Completer.use_jedi = False\nimport os", "uses IPython syntax"),
+    ("%config Completer.use_jedi = False\nimport os", "imports os"),
+    ("def broken(:\n    pass", "could not be read as Python"),
     ("from pathlib import Path\nPath('/etc/passwd').read_text()", "file access"),
     ("import subprocess", "imports subprocess"),
     ("def check_replace_by_detach(fn):\n    return True", "redefines ottt_edu.course.exercises.check_replace_by_detach"),
@@ -262,6 +303,22 @@ def test_the_scan_names_each_kind_of_tampering(code, says):
     sim.cell(nb, SECOND).source = code
     notes = review_notes(nb)
     assert any(says in n and f"({SECOND})" in n for n in notes), notes
+
+
+def test_the_scan_reads_extra_cells_and_cells_without_metadata(tmp_path):
+    classroom.build_student_edition("en", tmp_path)
+    release = nbformat.read(tmp_path / "en" / NB03.name, as_version=4)
+    nb = sim.read(NB03)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("import ottt_edu.course.exercises as ex\n"
+                                                  "ex.check_replace_by_detach = lambda *a: True"))
+    sim.cell(nb, FIRST).metadata.pop("nbgrader")
+    sim.cell(nb, SECOND).source += "\nimport subprocess"  # the answer cell, stripped below
+    stripped = next(c for c in nb.cells if "import subprocess" in c.source)
+    stripped.metadata.pop("nbgrader")
+    notes = review_notes(nb, release)
+    assert any("cell 4 line 2 assigns ottt_edu.course.exercises.check_replace_by_detach" in n for n in notes), notes
+    assert any("imports subprocess" in n for n in notes), notes
+    assert review_notes(sim.read(NB03), release) == []  # the teacher's answers: nothing to review
 
 
 def test_without_bubblewrap_grading_is_refused_with_the_fix(tmp_path, monkeypatch):
