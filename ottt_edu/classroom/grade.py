@@ -274,9 +274,8 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
     where none can be made. ``sandbox=False`` runs the students' code with your rights: only for
     submissions you trust; every row's note then says so. ``jobs``: grade that many
     submissions at once, each in its own sandbox, in worker processes (the process cap then
-    covers the ``jobs`` sandboxes together, so it is ``jobs`` times ``limits.processes``)."""
-    import nbformat
-
+    covers the ``jobs`` sandboxes together, so it is ``jobs`` times ``limits.processes``).
+    Every submission is copied (and hashed) before any student code runs; the copies are graded."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ClassroomError(f"--jobs must be a whole number >= 1, got {jobs!r}")
     if jobs > 1:
@@ -290,9 +289,52 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
             raise ClassroomError(f"the {ed} notebooks grade differently from the English ones: "
                                  f"{mismatched[0]}")
     student_notes: dict[str, list[str]] = {}
-    subs = collect_submissions(submissions, list(notebooks), student_notes)
+    found = collect_submissions(submissions, list(notebooks), student_notes)
     if sandbox and sandbox_problem():
         raise ClassroomError(sandbox_problem())
+    snapshot = Path(tempfile.mkdtemp(prefix="ottt-snapshot-"))
+    try:
+        subs, digests = _snapshot(found, snapshot)
+        rows = _grade_snapshot(subs, student_notes, notebooks, sandbox, limits, cell_timeout_s, jobs,
+                               edition, work)
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)
+    changed = {key for key, path in found.items() if _sha256(path) != digests[key]}
+    for r in rows:
+        if (r.student, r.notebook) in changed and r.exercise == "TOTAL":
+            r.note = "; ".join(filter(None, [r.note, "the file changed while the class was graded "
+                                                     "(the copy taken at the start was graded)"]))
+    return rows
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _snapshot(found: dict, folder: Path) -> tuple[dict, dict]:
+    """Copy every submission before any student code runs; grade the copies. Returns the
+    copies' paths and the originals' hashes (checked again at the end)."""
+    copies, digests = {}, {}
+    for (student, stem), path in found.items():
+        data = Path(path).read_bytes()
+        target = folder / f"{len(copies):05d}" / f"{stem}.ipynb"
+        target.parent.mkdir()
+        target.write_bytes(data)
+        copies[(student, stem)] = target
+        import hashlib
+        digests[(student, stem)] = hashlib.sha256(data).hexdigest()
+    return copies, digests
+
+
+def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: bool,
+                    limits: SandboxLimits, cell_timeout_s: int, jobs: int, edition: str,
+                    work: Optional[Path]) -> list[CellScore]:
+    """``grade`` on the snapshot: see there."""
+    import nbformat
     students = sorted({s for s, _ in subs} | set(student_notes))
     handed_in = sorted({stem for _, stem in subs})    # what the class handed in: due from everyone
     cells = {stem: graded_cells(notebooks[stem]) for stem in handed_in}  # same in both editions
@@ -315,7 +357,7 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
             continue
         if not cells[key[1]]:
             continue
-        mine = mine if mine in editions_here else edition
+        mine = mine if any(EDITIONS[mine].glob("[0-9][0-9]_*.ipynb")) else edition
         if mine != edition:
             problems[key].append(f"graded against the {mine} edition (it was made from that one)")
         by_edition.setdefault(mine, {})[key] = path

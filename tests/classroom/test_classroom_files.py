@@ -141,3 +141,15 @@ def test_a_twin_with_other_points_is_refused_by_student_and_grade(tmp_path, monk
     (tmp_path / "subs" / "ana").mkdir(parents=True)
     with pytest.raises(ClassroomError, match="grade differently"):
         grade(tmp_path / "subs", "zh-CN")
+
+
+def test_submissions_are_snapshotted_before_any_code_runs(tmp_path):
+    from ottt_edu.classroom.grade import _snapshot
+    (tmp_path / "ana").mkdir()
+    original = tmp_path / "ana" / "03_x.ipynb"
+    original.write_text('{"cells": []}', encoding="utf-8")
+    (tmp_path / "snap").mkdir()
+    copies, digests = _snapshot({("ana", "03_x"): original}, tmp_path / "snap")
+    original.write_text("changed", encoding="utf-8")
+    assert copies[("ana", "03_x")].read_text(encoding="utf-8") == '{"cells": []}'
+    assert len(digests[("ana", "03_x")]) == 64
