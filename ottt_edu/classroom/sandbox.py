@@ -274,6 +274,16 @@ def _copy_folder(src: Path, dst: Path) -> None:
             shutil.copyfile(item, dst / item.name)
 
 
+def _reset_folder(folder: Path) -> None:
+    """Empty ``folder`` (links are removed, never followed) and give it mode 700 again."""
+    os.chmod(folder, 0o700)
+    for item in folder.iterdir():
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item, ignore_errors=True)
+        else:
+            item.unlink(missing_ok=True)
+
+
 def _limit(limits: SandboxLimits) -> None:
     import resource
 
@@ -307,6 +317,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     connection = json.loads(args.connection_file.read_text(encoding="utf-8"))
     ipc_dir = Path(connection["ip"]).parent if connection.get("transport") == "ipc" else None
     as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if ipc_dir is not None:  # reused by the kernels of one worker: whatever an earlier submission
+        _reset_folder(ipc_dir)  # left there (a chmod 0, planted files) must not reach this one
     if as_root:  # what the sandbox's uid must reach: its files, its sockets, its connection file
         for path in [scratch, *scratch.rglob("*")]:
             os.chown(path, SANDBOX_UID, SANDBOX_UID, follow_symlinks=False)

@@ -126,6 +126,15 @@ for _path in ("/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger", "/proc/sys
     except OSError:
         pass
 """,
+        "aa_sabotage": """
+import os  # lock the socket folder the next classmates' kernels will use (graded first: "aa")
+_here = [l.split()[4] for l in open("/proc/self/mountinfo") if "/ipc" in l.split()[4]]
+for _m in _here:
+    try:
+        os.chmod(_m, 0)
+    except OSError:
+        pass
+""",
         "memory": """
 try:
     _big = bytearray(64 * 2**30)
