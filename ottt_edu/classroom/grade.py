@@ -26,7 +26,8 @@ from typing import Any, Optional, Sequence
 
 from .editions import (CELL_TIMEOUT_S, EDITIONS, ClassroomError, CourseConfig, _api,
                        edition_mismatches, prepare_course, source_notebooks)
-from .sandbox import SandboxLimits, kernel_spec, make_pids_cgroup, remove_cgroup, sandbox_problem
+from .sandbox import (SandboxLimits, kernel_spec, make_cgroups, remove_cgroup, sandbox_problem,
+                      slot_uid)
 from .scan import review_notes
 
 #: the notebook column of each student's course total row
@@ -240,22 +241,35 @@ def _zero_reasons(autograded: Path, events: Optional[dict] = None) -> dict[str, 
     return found
 
 
+def _use_slot(tmp: Path, slot: int) -> None:
+    """Put grading slot ``slot``'s kernelspec first on this process's ``JUPYTER_PATH``."""
+    rest = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep)
+            if p and not Path(p).name.startswith("jupyter-slot-")]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(tmp / f"jupyter-slot-{slot}"), *rest])
+
+
 @contextlib.contextmanager
-def _sandboxed_kernel(tmp: Path, limits: SandboxLimits):
-    """The sandbox kernelspec on ``JUPYTER_PATH`` and connection files in ``tmp`` for the block;
-    yields ``(kernel_name, ipc_path)``."""
+def _sandboxed_kernel(tmp: Path, limits: SandboxLimits, slots: int = 1):
+    """The sandbox kernelspecs, one per grading slot (``--jobs``), and connection files in
+    ``tmp`` for the block; slot 0's on ``JUPYTER_PATH``. Each slot has its own process cap (as
+    root: its own ``pids`` cgroup and uid), so one sandbox cannot take its neighbours'.
+    Yields ``(kernel_name, ipc_path)``."""
     saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR")}
-    for d in ("jupyter", "runtime", "scratch", "ipc"):
+    for d in ("runtime", "scratch", "ipc"):
         (tmp / d).mkdir(mode=0o700, exist_ok=True)
-    cgroup = make_pids_cgroup(limits.processes)
-    name = kernel_spec(tmp / "jupyter", tmp / "scratch", limits, cgroup)
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(
-        [str(tmp / "jupyter"), *([saved["JUPYTER_PATH"]] if saved["JUPYTER_PATH"] else [])])
+    cgroups: list[Path] = []
+    for slot in range(slots):
+        mine = make_cgroups(limits, f"ottt-sandbox-{os.getpid()}-{slot}")
+        cgroups += mine
+        name = kernel_spec(tmp / f"jupyter-slot-{slot}", tmp / "scratch", limits, mine,
+                           uid=slot_uid(slot))
+    _use_slot(tmp, 0)
     os.environ["JUPYTER_RUNTIME_DIR"] = str(tmp / "runtime")
     try:
         yield name, str(tmp / "ipc" / "kernel")
     finally:
-        remove_cgroup(cgroup)
+        for cgroup in cgroups:
+            remove_cgroup(cgroup)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -273,13 +287,11 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
     (``ottt_edu.classroom.sandbox``), which sees only that submission; refused with the fix
     where none can be made. ``sandbox=False`` runs the students' code with your rights: only for
     submissions you trust; every row's note then says so. ``jobs``: grade that many
-    submissions at once, each in its own sandbox, in worker processes (the process cap then
-    covers the ``jobs`` sandboxes together, so it is ``jobs`` times ``limits.processes``).
+    submissions at once, each in its own sandbox, in worker processes (each worker's sandbox has
+    its own process cap: as root its own cgroup and uid).
     Every submission is copied (and hashed) before any student code runs; the copies are graded."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ClassroomError(f"--jobs must be a whole number >= 1, got {jobs!r}")
-    if jobs > 1:
-        limits = dataclasses.replace(limits, processes=limits.processes * jobs)
 
     notebooks = {p.stem: p for p in source_notebooks(edition)}
     editions_here = [ed for ed, folder in EDITIONS.items() if any(folder.glob("[0-9][0-9]_*.ipynb"))]
@@ -363,7 +375,7 @@ def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: b
         by_edition.setdefault(mine, {})[key] = path
     scores: dict[tuple[str, str], dict[str, tuple[float, str]]] = {}
     with tempfile.TemporaryDirectory(prefix="ottt-grade-") as tmp, contextlib.ExitStack() as stack:
-        kernel, ipc = (stack.enter_context(_sandboxed_kernel(Path(tmp), limits)) if sandbox
+        kernel, ipc = (stack.enter_context(_sandboxed_kernel(Path(tmp), limits, jobs)) if sandbox
                        else ("python3", None))
         for ed, batch in sorted(by_edition.items()):
             config = CourseConfig(root=Path(work or tmp) / ed, edition=ed,
@@ -440,8 +452,11 @@ class _Course:
         if not result.get("success"):
             notes.append("autograde failed: " + _failure(result))
         from .preprocessors import EVENTS
-        reasons = _zero_reasons(root / "autograded" / student / stem / f"{stem}.ipynb",
-                                EVENTS.pop((student, stem), None))
+        events = EVENTS.pop((student, stem), None) or {}
+        for cell in sorted(set(events.get("cleared", []))):
+            notes.append(f"review: code run in cell {cell} (a test cell) asked to clear its "
+                         f"output; refused, its output was graded as sent")
+        reasons = _zero_reasons(root / "autograded" / student / stem / f"{stem}.ipynb", events)
         scores = {}
         with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
             for grade_id, points in graded_cells(self.sources[stem]):
@@ -463,8 +478,11 @@ def _own_ipc_path(base: str, name: str) -> str:
 _WORKER: dict[str, _Course] = {}  # the course of a --jobs worker process (one per process)
 
 
-def _start_worker(config: CourseConfig, stems: Sequence[str]) -> None:
-    # its own course and its own socket folder (one sandbox must not see another's sockets)
+def _start_worker(config: CourseConfig, stems: Sequence[str], slots: Any = None) -> None:
+    # its own course, its own socket folder (one sandbox must not see another's sockets) and
+    # its own grading slot: kernelspec, process cap, uid
+    if slots is not None and config.ipc_path is not None:
+        _use_slot(Path(config.ipc_path).parents[1], slots.get())
     root = config.root / f"worker-{os.getpid()}"
     ipc = None if config.ipc_path is None else _own_ipc_path(config.ipc_path, str(os.getpid()))
     _WORKER["course"] = _Course(dataclasses.replace(config, root=root, ipc_path=ipc), stems)
@@ -498,9 +516,13 @@ def _grade_batch(config: CourseConfig, batch: dict, problems: dict, jobs: int = 
             import concurrent.futures
             import multiprocessing
 
+            context = multiprocessing.get_context("spawn")
+            slots = context.Queue()
+            for slot in range(jobs):
+                slots.put(slot)
             with concurrent.futures.ProcessPoolExecutor(
-                    max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker, initargs=(config, stems)) as pool:
+                    max_workers=jobs, mp_context=context,
+                    initializer=_start_worker, initargs=(config, stems, slots)) as pool:
                 futures = [pool.submit(_worker_grade, student, stem, path)
                            for (student, stem), path in batch.items()]
                 keys = {f: key for f, key in zip(futures, batch)}

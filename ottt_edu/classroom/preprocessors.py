@@ -12,8 +12,10 @@
   ``execute_result`` it also sent (nbgrader would read the first one as the grade: a submission
   could print a result before the checker's error and score full marks).
 
-``CourseExecute`` also keeps at most 2 MiB of output per cell and records kernel deaths and
-timeouts in :data:`EVENTS`, on the grader's side, for the CSV's notes.
+``CourseExecute`` also keeps at most 2 MiB of output per cell (every message counted whole),
+refuses to let a graded test cell clear its outputs, ignores widget messages, and records kernel
+deaths, timeouts and clearing attempts in :data:`EVENTS`, on the grader's side, for the CSV's
+notes.
 
 Reference: nbgrader 0.9 ``nbgrader.preprocessors.Execute`` and ``utils.determine_grade``;
 nbclient's ``DeadKernelError``.
@@ -34,7 +36,8 @@ __all__ = ["CourseExecute", "WarningsAreNotErrors", "KERNEL_DIED", "NOT_RUN", "E
 #: What happened to each notebook's kernel, recorded here, in the grader's process, as it
 #: happens: ``{(student, notebook): {"died_in": N or None, "timed_out": [cell numbers]}}``. The
 #: grader's notes come from this record, never from an error a submission could raise itself (a
-#: student's own ``KernelDied`` exception is quoted as what the cell raised).
+#: student's own ``KernelDied`` exception is quoted as what the cell raised). ``"cleared"``: the
+#: graded test cells whose code asked to clear their output (refused).
 EVENTS: dict[tuple[str, str], dict[str, Any]] = {}
 #: Output a cell may send before the rest is dropped (a submission printing gigabytes would
 #: otherwise fill the grader's memory); errors are always kept, shortened.
@@ -59,8 +62,8 @@ class CourseExecute(Execute):
         self._sent: dict[int, int] = {}
         info = (resources or {}).get("nbgrader", {})
         self._event = EVENTS.setdefault((str(info.get("student")), str(info.get("notebook"))),
-                                        {"died_in": None, "timed_out": []})
-        self._event.update(died_in=None, timed_out=[])
+                                        {"died_in": None, "timed_out": [], "cleared": []})
+        self._event.update(died_in=None, timed_out=[], cleared=[])
         try:
             return super().preprocess(nb, resources, km)
         except DeadKernelError:  # raised again while shutting the dead kernel down
@@ -89,25 +92,60 @@ class CourseExecute(Execute):
             self._event["timed_out"].append(self.nb.cells.index(cell) + 1)
         return await super()._async_handle_timeout(timeout, cell)
 
-    def output(self, outs: Any, msg: dict, display_id: Any, cell_index: int) -> Any:
-        """Keep at most :data:`OUTPUT_BYTES_PER_CELL` of a cell's output, then one line saying
-        the rest was dropped; an error is always kept (its traceback shortened)."""
-        content = msg.get("content", {})
-        if msg.get("msg_type") == "error":
-            content["traceback"] = [line[:2000] for line in content.get("traceback", [])[-50:]]
-            content["evalue"] = str(content.get("evalue", ""))[:4000]
-            return super().output(outs, msg, display_id, cell_index)
-        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values())
+    def process_message(self, msg: dict, cell: Any, cell_index: int) -> Any:
+        """Every message of the kernel passes here first. A message's whole content counts
+        towards :data:`OUTPUT_BYTES_PER_CELL` (text, data, metadata, an error's name and value:
+        a submission could hide 50 MB in a display's ``metadata``); past the budget it is
+        dropped, with one line saying so. A cell's first error is always kept, cut to a few
+        kilobytes.
+        A graded test cell cannot clear its own outputs (a hook the submission installed could
+        otherwise erase the checker's error before nbgrader reads it): the request is recorded
+        in :data:`EVENTS` and ignored. Widget messages are not kept (grading needs no widget
+        state, and an Output widget could capture a test cell's error)."""
+        msg_type = msg.get("msg_type")
+        content = msg.get("content")
+        if not isinstance(content, dict) or msg_type in ("status", "execute_input", "execute_reply"):
+            return super().process_message(msg, cell, cell_index)
+        if msg_type == "error":
+            msg["content"] = {
+                "ename": str(content.get("ename", ""))[:200],
+                "evalue": str(content.get("evalue", ""))[:4000],
+                "traceback": [str(line)[:2000] for line in list(content.get("traceback") or [])[-50:]],
+            }
+            size = _size(msg["content"])
+            self._sent[cell_index] = self._sent.get(cell_index, 0) + size
+            if (self._sent[cell_index] > OUTPUT_BYTES_PER_CELL
+                    and any(o.get("output_type") == "error" for o in cell.outputs)):
+                return None  # a flood of errors: the first ones are kept
+            return super().process_message(msg, cell, cell_index)
+        if msg_type.startswith("comm"):
+            return None
+        size = _size(content) + _size(msg.get("metadata"))
         sent = self._sent.get(cell_index, 0)
         self._sent[cell_index] = sent + size
-        if sent + size <= OUTPUT_BYTES_PER_CELL:
-            return super().output(outs, msg, display_id, cell_index)
-        if sent <= OUTPUT_BYTES_PER_CELL:  # the first message over the budget: say so, once
-            note = NotebookNode(output_type="stream", name="stdout",
-                                text=f"[grader: output over {OUTPUT_BYTES_PER_CELL // 2**20} MiB "
-                                     f"dropped]\n")
-            outs.append(note)
-        return None
+        if sent + size > OUTPUT_BYTES_PER_CELL:
+            if sent <= OUTPUT_BYTES_PER_CELL:  # the first message over the budget: say so, once
+                cell.outputs.append(NotebookNode(
+                    output_type="stream", name="stdout",
+                    text=f"[grader: output over {OUTPUT_BYTES_PER_CELL // 2**20} MiB dropped]\n"))
+            return None
+        if msg_type == "clear_output" and is_grade(cell) and not is_solution(cell):
+            self._event["cleared"].append(cell_index + 1)
+            return None
+        return super().process_message(msg, cell, cell_index)
+
+
+def _size(obj: Any, depth: int = 0) -> int:
+    """Characters in ``obj``'s strings (keys included), nested dicts and lists followed."""
+    if isinstance(obj, str):
+        return len(obj)
+    if depth > 20:
+        return 1
+    if isinstance(obj, dict):
+        return sum(_size(k, depth + 1) + _size(v, depth + 1) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return sum(_size(v, depth + 1) for v in obj) + len(obj)
+    return 8
 
 
 class WarningsAreNotErrors(NbGraderPreprocessor):

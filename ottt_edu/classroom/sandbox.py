@@ -40,7 +40,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Sequence
 
-__all__ = ["SANDBOX_UID", "TMPFS_BYTES", "SandboxLimits", "find_bwrap", "sandbox_problem", "make_pids_cgroup", "remove_cgroup",
+__all__ = ["SANDBOX_UID", "SLOT_UID_BASE", "slot_uid", "TMPFS_BYTES", "SandboxLimits", "find_bwrap", "sandbox_problem", "make_cgroups", "remove_cgroup",
            "bwrap_argv", "kernel_spec", "main"]
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]   # ottt_edu/
@@ -57,12 +57,14 @@ class SandboxLimits:
     1.5 GB resident; torch maps more address space than it touches, so the cap is generous);
     ``cpu_seconds``: CPU time per process (the slowest graded notebook needs about 60 s);
     ``processes``: processes and threads of the sandbox's user; ``file_bytes``: largest file
-    it may write."""
+    it may write; ``group_memory_bytes``: memory of all its processes together (a ``memory``
+    cgroup, when the grader is root), twice the heaviest notebook's peak."""
 
     memory_bytes: int = 8 * 2**30
     cpu_seconds: int = 900
     processes: int = 512
     file_bytes: int = 512 * 2**20
+    group_memory_bytes: int = 3 * 2**30
 
 
 @lru_cache(maxsize=1)
@@ -109,28 +111,45 @@ def sandbox_problem() -> Optional[str]:
     return None
 
 
-def make_pids_cgroup(limit: int) -> Optional[Path]:
-    """A ``pids`` cgroup capped at ``limit`` processes, for a grader running as root (root is
-    exempt from ``RLIMIT_NPROC``); the launcher joins it before starting the sandbox. ``None``
-    when not root or no writable ``pids`` controller exists (cgroup v1 or v2)."""
+def make_cgroups(limits: "SandboxLimits", name: str = "") -> list[Path]:
+    """cgroups that cap a sandbox's processes (``pids``) and its memory all processes together
+    (``memory``), for a grader running as root (root is exempt from ``RLIMIT_NPROC``, and
+    ``RLIMIT_AS`` caps one process, not the 512 a submission may start); the launcher joins
+    them before starting the sandbox. One set per grading slot (``name``): with ``--jobs`` a
+    submission that takes every process or byte it may have must not take its neighbours'.
+    Empty when not root or no writable controller exists; cgroup v1 (one folder per
+    controller) or v2 (one folder, the controllers the root enables)."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return None
-    for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
-        group = base / f"ottt-sandbox-{os.getpid()}"
+        return []
+    name = name or f"ottt-sandbox-{os.getpid()}"
+    wanted = {"pids.max": limits.processes, "memory.limit_in_bytes": limits.group_memory_bytes,
+              "memory.max": limits.group_memory_bytes}
+    v1 = [Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/memory")]
+    bases = v1 if any(b.is_dir() for b in v1) else [Path("/sys/fs/cgroup")]
+    groups = []
+    for base in bases:
+        group = base / name
         try:
             group.mkdir(exist_ok=True)
-            (group / "pids.max").write_text(str(limit), encoding="utf-8")
-            return group
         except OSError:
-            try:
-                group.rmdir()
-            except OSError:
-                pass
-    return None
+            continue
+        wrote = False
+        for setting, value in wanted.items():
+            if (group / setting).exists():
+                try:
+                    (group / setting).write_text(str(value), encoding="utf-8")
+                    wrote = True
+                except OSError:
+                    pass
+        if wrote:
+            groups.append(group)
+        else:
+            remove_cgroup(group)
+    return groups
 
 
 def remove_cgroup(group: Optional[Path]) -> None:
-    """Remove the cgroup of :func:`make_pids_cgroup` once its processes are gone."""
+    """Remove a cgroup of :func:`make_cgroups` once its processes are gone."""
     if group is None:
         return
     import time
@@ -178,6 +197,15 @@ def _python_binds() -> list[str]:
 #: where the sandbox runs when the grader is root: an ordinary uid (``nobody``), so that
 #: what only root may do (writing /proc/sys, /proc/sysrq-trigger) stays out of reach
 SANDBOX_UID = 65534
+#: the uids of the other slots with ``--jobs`` (slot k > 0 runs as ``SLOT_UID_BASE + k``): a uid
+#: no account has (above the ranges systemd hands out), so that ``RLIMIT_NPROC``, which counts
+#: per uid, caps each sandbox alone and no sandbox shares a uid with another or with a person
+SLOT_UID_BASE = 1_900_000_000
+
+
+def slot_uid(slot: int) -> int:
+    """The uid a root grader's sandbox of grading slot ``slot`` runs as."""
+    return SANDBOX_UID if slot == 0 else SLOT_UID_BASE + slot
 #: RAM-backed folders inside the sandbox: /tmp, and the submission's working folder
 TMPFS_BYTES = 256 * 2**20
 _DROP_TO_NOBODY = ("import os, sys; os.setgroups([]); os.setgid({uid}); os.setuid({uid}); "
@@ -185,7 +213,8 @@ _DROP_TO_NOBODY = ("import os, sys; os.setgroups([]); os.setgid({uid}); os.setui
 
 
 def bwrap_argv(bwrap: str, workdir: Path, scratch: Path, connection_file: Path,
-               ipc_dir: Optional[Path], command: Sequence[str], as_root: bool = False) -> list[str]:
+               ipc_dir: Optional[Path], command: Sequence[str], as_root: bool = False,
+               uid: int = SANDBOX_UID) -> list[str]:
     """The ``bwrap`` command line that runs ``command`` with the files of ``scratch`` shown
     (read-only) in a RAM folder at ``workdir``.
 
@@ -193,7 +222,7 @@ def bwrap_argv(bwrap: str, workdir: Path, scratch: Path, connection_file: Path,
     could remount the read-only binds read-write and rewrite the launcher, which runs outside),
     no nested user namespace. ``as_root`` (the grader is root): no user namespace, so that the
     sandbox can switch to :data:`SANDBOX_UID` once its mounts are made (in a user namespace of
-    root's, uid 0 inside would still be the machine's root)."""
+    root's, uid 0 inside would still be the machine's root); it runs as ``uid``."""
     env = {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "MPLCONFIGDIR": "/tmp/matplotlib",
            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHONNOUSERSITE": "1", "OTTT_EDU_THREADS": "1", "USER": "student",
@@ -204,7 +233,7 @@ def bwrap_argv(bwrap: str, workdir: Path, scratch: Path, connection_file: Path,
         spaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                   "--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID",
                   "--cap-add", "CAP_SETGID"]
-        command = [sys.executable, "-I", "-c", _DROP_TO_NOBODY.format(uid=SANDBOX_UID), *command]
+        command = [sys.executable, "-I", "-c", _DROP_TO_NOBODY.format(uid=int(uid)), *command]
     else:
         spaces = ["--unshare-all", "--unshare-user", "--cap-drop", "ALL",
                   *(["--disable-userns"] if _supports("--disable-userns") else [])]
@@ -242,9 +271,10 @@ def bwrap_argv(bwrap: str, workdir: Path, scratch: Path, connection_file: Path,
 
 
 def kernel_spec(folder: Path, scratch_root: Path, limits: SandboxLimits,
-                cgroup: Optional[Path] = None) -> str:
+                cgroups: Sequence[Path] = (), uid: int = SANDBOX_UID) -> str:
     """Write the sandboxed kernel's kernelspec into ``folder/kernels/`` (put ``folder`` on
-    ``JUPYTER_PATH``); return its name."""
+    ``JUPYTER_PATH``); return its name. ``uid``: what the sandbox runs as when the grader is
+    root (one per grading slot, :func:`slot_uid`)."""
     spec = folder / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     # Run as a file, isolated (-I): the launcher needs the standard library only, so starting a
@@ -252,7 +282,8 @@ def kernel_spec(folder: Path, scratch_root: Path, limits: SandboxLimits,
     argv = [sys.executable, "-I", str(Path(__file__).resolve()), "--scratch-root", str(scratch_root),
             "--memory", str(limits.memory_bytes), "--cpu", str(limits.cpu_seconds),
             "--processes", str(limits.processes), "--file-size", str(limits.file_bytes),
-            *(["--cgroup", str(cgroup)] if cgroup else []), "-f", "{connection_file}"]
+            *[a for g in cgroups for a in ("--cgroup", str(g))], "--uid", str(int(uid)),
+            "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({
         # bwrap does not pass signals on: an interrupt (a cell past its time limit) travels as a
         # message on the kernel's control channel instead of SIGINT
@@ -304,7 +335,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--cpu", type=int, default=SandboxLimits.cpu_seconds)
     p.add_argument("--processes", type=int, default=SandboxLimits.processes)
     p.add_argument("--file-size", type=int, default=SandboxLimits.file_bytes)
-    p.add_argument("--cgroup", type=Path, default=None)
+    p.add_argument("--cgroup", type=Path, action="append", default=[])
+    p.add_argument("--uid", type=int, default=SANDBOX_UID)
     p.add_argument("-f", dest="connection_file", type=Path, required=True)
     args = p.parse_args(argv)
     bwrap = find_bwrap()
@@ -321,17 +353,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _reset_folder(ipc_dir)  # left there (a chmod 0, planted files) must not reach this one
     if as_root:  # what the sandbox's uid must reach: its files, its sockets, its connection file
         for path in [scratch, *scratch.rglob("*")]:
-            os.chown(path, SANDBOX_UID, SANDBOX_UID, follow_symlinks=False)
+            os.chown(path, args.uid, args.uid, follow_symlinks=False)
         os.chmod(scratch, 0o755)
         if ipc_dir is not None:
-            os.chown(ipc_dir, SANDBOX_UID, SANDBOX_UID)
-        os.chown(args.connection_file, SANDBOX_UID, SANDBOX_UID)
+            os.chown(ipc_dir, args.uid, args.uid)
+        os.chown(args.connection_file, args.uid, args.uid)
     command = [sys.executable, "-m", "ipykernel_launcher", "-f", str(args.connection_file)]
     full = bwrap_argv(bwrap, workdir, scratch, args.connection_file.resolve(), ipc_dir, command,
-                      as_root=as_root)
+                      as_root=as_root, uid=args.uid)
     _limit(SandboxLimits(args.memory, args.cpu, args.processes, args.file_size))
-    if args.cgroup is not None:  # as root: the process cap is the cgroup's
-        (args.cgroup / "cgroup.procs").write_text(str(os.getpid()), encoding="utf-8")
+    for group in args.cgroup:  # as root: the caps on processes and memory are the cgroups'
+        (group / "cgroup.procs").write_text(str(os.getpid()), encoding="utf-8")
     os.execv(bwrap, full)
     return 0  # pragma: no cover - execv does not return
 

@@ -11,29 +11,44 @@ ottt_edu.course.exercises.check_surrogate_spike``. The teacher decides; nothing 
 Scanned: every unlocked code cell the student wrote or changed (answer cells, extra cells, cells
 stripped of their metadata). Flagged: assignments to (or ``del`` of) attributes of modules
 (``ottt_edu``, ``torch``, ``builtins``, ``sys``, ...) or of any object the code did not make
-itself (an alias of a module included), rebinding or redefining a name the setup cell imported
-from ``ottt_edu``, any use (not only a call) of ``setattr``/``delattr``, ``exec``/``eval``/
-``compile``/``__import__``, ``open``, ``globals``/``vars``/``get_ipython``; dunder attributes
-other than ``__init__``/``__name__`` (``__dict__``, ``__code__``, ``__globals__``,
-``__builtins__``), attributes that reach the interpreter (``.sys``, ``.modules``,
-``.displayhook``, ``.run_cell``); file reads; imports of ``os``, ``sys``, ``subprocess``,
-``ctypes``, ``socket``, ``importlib``, ``builtins`` and the like; computed decorators; IPython
-magics and shell lines; a cell that is not valid Python. A static scan can be evaded by code
-clever enough; it raises the bar and tells the teacher where to look (docs/teaching.md §6.4).
+itself (an alias of a module included); rebinding or redefining a name the setup cell imported
+from ``ottt_edu``, or any name a test cell takes from earlier cells (``print``, ``torch``);
+any use (not only a call) of ``getattr``/``setattr``/``delattr``, ``exec``/``eval``/``compile``/
+``__import__``, ``open``, ``globals``/``vars``/``get_ipython``; dunder attributes other than
+``__init__``/``__name__`` (``__dict__``, ``__code__``, ``__globals__``, ``__builtins__``), and
+strings that hold one (``getattr(m, "__dict__")``, ``"{0.__class__}"``) or name a forbidden
+module or function; ``def`` of another dunder (``__torch_function__``, ``__eq__``); private
+attributes (``torch._C``) of objects the code did not make; attributes that reach the
+interpreter or global state (``.sys``, ``.modules``, ``.displayhook``, ``.run_cell``,
+``.events``, ``.load``, ``.register_module_forward_hook``, ``.set_grad_enabled``); file reads;
+imports of any module outside :data:`ALLOWED_IMPORTS` (torch, numpy, math, the standard
+library's harmless helpers); computed decorators; IPython magics and shell lines; a cell that
+is not valid Python. A static scan can be evaded by code clever enough; it raises the bar and
+tells the teacher where to look (docs/teaching.md §6.4). What the scan cannot see is still
+bounded on the grader's side: a graded test cell cannot clear its own output
+(``preprocessors.CourseExecute``), so an error a checker raised is graded as sent.
 """
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any, Iterable
 
-__all__ = ["FORBIDDEN_IMPORTS", "FORBIDDEN_CALLS", "review_notes"]
+__all__ = ["ALLOWED_IMPORTS", "FORBIDDEN_CALLS", "review_notes"]
 
+#: the modules an answer of the course may import; any other import (``os``, ``sys``,
+#: ``operator``, ``pickle`` ...) is a finding
+ALLOWED_IMPORTS = ("torch", "numpy", "math", "ottt_edu", "typing", "dataclasses", "collections",
+                   "itertools", "functools", "copy", "random", "statistics", "fractions",
+                   "matplotlib", "time", "warnings", "enum", "abc", "string", "textwrap")
+#: kept for the notes' wording: the imports that lead out of the sandbox's rules
 FORBIDDEN_IMPORTS = ("os", "sys", "subprocess", "ctypes", "socket", "importlib", "builtins",
                      "shutil", "signal", "multiprocessing", "threading", "pathlib", "io", "gc",
                      "inspect", "pickle", "marshal", "urllib", "http", "requests", "nbformat",
-                     "IPython", "sqlite3", "tempfile", "glob", "pty", "resource")
-FORBIDDEN_CALLS = ("setattr", "delattr", "exec", "eval", "compile", "__import__", "open",
-                   "globals", "locals", "vars", "get_ipython", "breakpoint", "input")
+                     "IPython", "sqlite3", "tempfile", "glob", "pty", "resource", "operator",
+                     "types", "code", "runpy", "traceback", "weakref", "atexit")
+FORBIDDEN_CALLS = ("setattr", "delattr", "getattr", "exec", "eval", "compile", "__import__",
+                   "open", "globals", "locals", "vars", "get_ipython", "breakpoint", "input")
 FILE_READS = ("read_text", "read_bytes", "open", "write_text", "write_bytes")
 MODULE_ROOTS = ("ottt_edu", "torch", "builtins", "__builtins__", "sys", "os", "numpy",
                 "matplotlib", "nbgrader", "IPython")
@@ -78,7 +93,21 @@ PLAIN_DUNDERS = {"__init__", "__name__", "__call__", "__len__", "__repr__"}
 SENSITIVE_ATTRIBUTES = {"sys", "modules", "displayhook", "excepthook", "settrace", "setprofile",
                         "builtins", "os", "subprocess", "importlib", "run_cell", "run_cell_async",
                         "input_transformers_cleanup", "input_transformers_post", "events",
-                        "showtraceback", "f_globals", "f_locals", "f_back", "gi_frame"}
+                        "showtraceback", "f_globals", "f_locals", "f_back", "f_builtins",
+                        "gi_frame", "cr_frame", "ag_frame", "tb_frame", "f_code", "co_code",
+                        "display_pub", "kernel", "shell", "user_ns", "load", "load_inline",
+                        "cpp_extension", "hub", "ctypeslib", "library", "ops", "overrides",
+                        "set_grad_enabled", "register_module_forward_hook",
+                        "register_module_forward_pre_hook", "register_module_full_backward_hook",
+                        "register_module_backward_hook", "set_default_dtype",
+                        "set_default_tensor_type", "set_default_device", "get_ipython"}
+#: string constants that only name something to reach around the rules (``getattr(torch,
+#: "os")``); a string holding a dunder name other than :data:`PLAIN_DUNDERS` is one too
+_DUNDER_IN_STRING = re.compile(r"__\w+__")
+_STRING_NAMES = (set(FORBIDDEN_CALLS) | set(FORBIDDEN_IMPORTS) | {
+    "sys", "modules", "displayhook", "excepthook", "settrace", "setprofile", "f_globals",
+    "f_locals", "f_back", "f_builtins", "gi_frame", "tb_frame", "display_pub", "user_ns",
+    "run_cell", "showtraceback", "cpp_extension", "load_inline"}) - {"input", "code", "types", "io"}
 #: roots whose attributes an answer sets: its own objects (``self.w = ...``, ``ctx.x = ...``)
 OWN_ROOTS = {"self", "ctx", "cls"}
 
@@ -86,8 +115,10 @@ OWN_ROOTS = {"self", "ctx", "cls"}
 class _Scan(ast.NodeVisitor):
     """Collects ``(line, what)`` for the rules of the module docstring."""
 
-    def __init__(self, modules: dict[str, str], ottt_names: dict[str, str]) -> None:
+    def __init__(self, modules: dict[str, str], ottt_names: dict[str, str],
+                 defined: set[str] = frozenset()) -> None:
         self.modules, self.ottt_names = modules, ottt_names
+        self.defined = set(defined)  # names the cell binds itself
         self.params: list[set[str]] = [set()]
         self.found: list[tuple[int, str]] = []
 
@@ -99,6 +130,8 @@ class _Scan(ast.NodeVisitor):
         return f"{base}.{rest}" if rest else base
 
     def _function(self, node: Any) -> None:
+        if node.name.startswith("__") and node.name.endswith("__") and node.name not in PLAIN_DUNDERS:
+            self.found.append((node.lineno, f"defines {node.name}"))
         if node.name in self.ottt_names:
             self.found.append((node.lineno, f"redefines {self.ottt_names[node.name]} (imported by the setup cell)"))
         for deco in getattr(node, "decorator_list", []):
@@ -153,12 +186,18 @@ class _Scan(ast.NodeVisitor):
 
     def visit_Import(self, node: ast.Import) -> None:
         for a in node.names:
-            if a.name.split(".")[0] in FORBIDDEN_IMPORTS:
+            if a.name.split(".")[0] not in ALLOWED_IMPORTS:
                 self.found.append((node.lineno, f"imports {a.name}"))
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if (node.module or "").split(".")[0] in FORBIDDEN_IMPORTS:
-            self.found.append((node.lineno, f"imports {node.module}"))
+        if node.level or (node.module or "").split(".")[0] not in ALLOWED_IMPORTS:
+            self.found.append((node.lineno, f"imports {'.' * node.level}{node.module or ''}"))
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str):
+            dunders = [d for d in _DUNDER_IN_STRING.findall(node.value) if d not in PLAIN_DUNDERS]
+            if dunders or node.value in _STRING_NAMES:
+                self.found.append((node.lineno, f"uses the string {(dunders or [node.value])[0]!r}"))
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in FORBIDDEN_CALLS:
@@ -175,12 +214,69 @@ class _Scan(ast.NodeVisitor):
             self.found.append((node.lineno, f"uses .{attr}"))
         elif attr in FILE_READS:
             self.found.append((node.lineno, f"uses .{attr}() (file access)"))
+        elif attr.startswith("_") and not attr.startswith("__"):
+            dotted = _dotted(node)
+            root = dotted.split(".")[0] if dotted else None
+            if root not in OWN_ROOTS and root not in self.params[-1] and (
+                    root not in self.defined or self.module_path(dotted or "")):
+                self.found.append((node.lineno, f"uses .{attr} (a private attribute of an object "
+                                                f"it did not make)"))
         self.generic_visit(node)
 
 
-def _findings(tree: ast.AST, modules: dict[str, str], ottt_names: dict[str, str]) -> Iterable[tuple[int, str]]:
-    scan = _Scan(modules, ottt_names)
+def _bindings(tree: ast.AST) -> dict[str, int]:
+    """``{name: first line}`` of the names a cell binds in the notebook's namespace: assignments,
+    ``def``/``class``, imports, loop and ``with`` targets at the top level, and names a function
+    declares ``global`` (a function's own locals are left out)."""
+    found: dict[str, int] = {}
+
+    def add(name: str, line: int) -> None:
+        found.setdefault(name, line)
+
+    def walk(node: ast.AST, top: bool, globals_: set[str]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if top or child.name in globals_:
+                    add(child.name, child.lineno)
+                inner = {n for g in ast.walk(child) if isinstance(g, ast.Global) for n in g.names}
+                walk(child, False, inner)
+            elif isinstance(child, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+                                    ast.GeneratorExp)):
+                continue  # their names are their own (a walrus inside is rare enough to miss)
+            elif isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
+                if top or child.id in globals_:
+                    add(child.id, child.lineno)
+            elif isinstance(child, ast.alias) and (top or (child.asname or child.name) in globals_):
+                add(child.asname or child.name.split(".")[0], getattr(child, "lineno", 0) or 0)
+            elif isinstance(child, ast.ExceptHandler) and child.name and top:
+                add(child.name, child.lineno)
+                walk(child, top, globals_)
+            else:
+                walk(child, top, globals_)
+
+    walk(tree, True, set())
+    return found
+
+
+def _free_names(tree: ast.AST) -> set[str]:
+    """Names a cell reads but does not bind anywhere in itself: what it takes from earlier cells."""
+    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    bound |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    bound |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
+              for a in [*n.posonlyargs, *n.args, *n.kwonlyargs, *(x for x in (n.vararg, n.kwarg) if x)]}
+    bound |= {(n.asname or n.name.split(".")[0]) for n in ast.walk(tree) if isinstance(n, ast.alias)}
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return loaded - bound
+
+
+def _findings(tree: ast.AST, modules: dict[str, str], ottt_names: dict[str, str],
+              protected: set[str] = frozenset()) -> Iterable[tuple[int, str]]:
+    defined = _bindings(tree)
+    scan = _Scan(modules, ottt_names, set(defined))
     scan.visit(tree)
+    for name, line in defined.items():
+        if name in protected and name not in ottt_names:
+            scan.found.append((line, f"rebinds {name} (a name the notebook's test cells use)"))
     return sorted(scan.found)
 
 
@@ -201,6 +297,27 @@ def _python_source(source: str) -> tuple[str, list[int]]:
     return "\n".join(lines), magic
 
 
+def _protected(nb: Any) -> set[str]:
+    """The names the locked code cells take from earlier cells (``print``, ``torch``, a checker),
+    less those the answer cells are meant to define (``MyReplaceforGrad``): an answer that
+    rebinds one changes what a test cell runs."""
+    taken, answers = set(), set()
+    for cell in nb.get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        meta = meta if isinstance(meta, dict) else {}
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            tree = ast.parse(_python_source(_source(cell))[0])
+        except SyntaxError:
+            continue
+        if meta.get("locked"):
+            taken |= _free_names(tree)
+        elif meta.get("solution"):
+            answers |= set(_bindings(tree))
+    return taken - answers
+
+
 def review_notes(nb: Any, release: Any = None) -> list[str]:
     """One note per suspicious line of the notebook's code cells that the student wrote: with
     ``release`` (the student edition it was made from), every unlocked code cell whose source is
@@ -217,6 +334,7 @@ def review_notes(nb: Any, release: Any = None) -> list[str]:
         modules, ottt_names = _imported(ast.parse(_python_source(setup)[0]))
     except SyntaxError:
         modules, ottt_names = {}, {}
+    protected = _protected(release if release is not None else nb)
     given = None if release is None else {_source(c).strip() for c in release.get("cells", [])}
     notes = []
     for i, cell in enumerate(cells, start=1):
@@ -240,7 +358,7 @@ def review_notes(nb: Any, release: Any = None) -> list[str]:
             continue
         cell_modules, _ = _imported(tree)
         seen = set()
-        for line, what in _findings(tree, {**modules, **cell_modules}, ottt_names):
+        for line, what in _findings(tree, {**modules, **cell_modules}, ottt_names, protected):
             if (line, what) not in seen:
                 seen.add((line, what))
                 notes.append(f"review: {label} line {line} {what}")

@@ -168,6 +168,29 @@ except MemoryError:
         '    raise type(\'=HYPERLINK("http://example.invalid","click")\', (Exception,), {})("x")\n')
     (subs / "formula").mkdir()
     nbformat.write(formula, subs / "formula" / NB03.name)
+    # second attacking pass: a hook that erases the test cell's error after it ran (A2), the
+    # checker patched through getattr and a string (A1), output hidden in metadata (A4)
+    hook = sim.submission(teacher, student, {FIRST: "correct", SECOND: "wrong"})
+    sim.cell(hook, SECOND).source += (
+        "\n_ip = getattr(torch, '__builtins__')['get_ipython']()\n"
+        "from IPython.display import clear_output\n"
+        "def _hide(result):\n"
+        "    result.error_in_exec = None\n"
+        "    clear_output()\n"
+        "_ip.events.register('post_run_cell', _hide)\n")
+    dict_patch = sim.submission(teacher, student, {FIRST: "correct", SECOND: "wrong"})
+    sim.cell(dict_patch, SECOND).source += (
+        "\nimport ottt_edu.course.exercises as ex\n"
+        "d = getattr(ex, '__dict__')\n"
+        "d['check_replace_by_detach'] = lambda *a, **k: True\n")
+    padded = sim.submission(teacher, student, {FIRST: "correct", SECOND: "correct"})
+    sim.cell(padded, SECOND).source += (
+        "\n_pub = getattr(getattr(torch, '__builtins__')['get_ipython'](), 'display_pub')\n"
+        "for _k in range(3):\n"
+        "    _pub.publish({'text/plain': 'hi'}, metadata={'pad': 'x' * (20 * 2**20)})\n")
+    for name, nb in (("hook", hook), ("dict_patch", dict_patch), ("padded", padded)):
+        (subs / name).mkdir()
+        nbformat.write(nb, subs / name / NB03.name)
     (subs / "honest").mkdir()
     nbformat.write(correct, subs / "honest" / NB03.name)
     honest_before = (subs / "honest" / NB03.name).read_bytes()
@@ -252,6 +275,28 @@ def test_a_result_printed_before_the_checkers_error_earns_nothing(graded):
     assert rows[0].score == 0.0 and "uses .sys" in graded["totals"]["printed"].note
 
 
+def test_a_hook_that_erases_the_test_cells_error_earns_nothing(graded):
+    """A2 of the second pass: an IPython ``post_run_cell`` hook cleared the error flag and the
+    output of the checker's cell, and the wrong answer scored 4/4 with no note."""
+    rows = [r for r in graded["rows"] if r.student == "hook" and r.exercise == "check_replace_by_detach"]
+    assert rows[0].score == 0.0
+    note = graded["totals"]["hook"].note
+    assert "asked to clear its output" in note and "uses getattr" in note
+
+
+def test_a_checker_patched_through_getattr_is_flagged(graded):
+    note = graded["totals"]["dict_patch"].note
+    assert "uses getattr" in note and "uses the string '__dict__'" in note
+
+
+def test_output_hidden_in_metadata_is_capped(graded):
+    """A4 of the second pass: 3 x 50 MB in a display's metadata passed the cap (774 MB of
+    grader memory); every part of a message now counts."""
+    assert len(_autograded(graded, "padded")) < 4 * 2**20
+    assert "[grader: output over 2 MiB dropped]" in _autograded(graded, "padded")
+    assert graded["totals"]["padded"].score == 4.0
+
+
 def test_a_patched_checker_is_flagged(graded):
     note = graded["totals"]["patched"].note
     assert "assigns ottt_edu.course.exercises.check_replace_by_detach" in note
@@ -306,12 +351,51 @@ def test_the_teachers_answers_raise_no_review_note():
     ("from pathlib import Path\nPath('/etc/passwd').read_text()", "file access"),
     ("import subprocess", "imports subprocess"),
     ("def check_replace_by_detach(fn):\n    return True", "redefines ottt_edu.course.exercises.check_replace_by_detach"),
+    # the second attacking pass and the scan's widening after it
+    ("import ottt_edu.course.exercises as ex\nd = getattr(ex, '__dict__')\nd['check'] = 1", "uses getattr"),
+    ("import ottt_edu.course.exercises as ex\nd = getattr(ex, '__dict__')\nd['check'] = 1", "uses the string '__dict__'"),
+    ("g = getattr\nh = g(torch, 'os')", "uses the string 'os'"),
+    ("import operator\noperator.attrgetter('x')(torch)", "imports operator"),
+    ("from . import exercises", "imports ."),
+    ("torch._C._set_grad_enabled(False)", "uses ._C"),
+    ("torch.nn.modules.module.register_module_forward_hook(lambda *a: None)", "uses .register_module_forward_hook"),
+    ("class Fake(torch.Tensor):\n    def __torch_function__(cls, *a, **k):\n        return True", "defines __torch_function__"),
+    ("s = '{0.__class__}'.format(1)", "uses the string '__class__'"),
+    ("m = torch.load('x.pt', weights_only=False)", "uses .load"),
 ])
 def test_the_scan_names_each_kind_of_tampering(code, says):
     nb = sim.read(NB03)
     sim.cell(nb, SECOND).source = code
     notes = review_notes(nb)
     assert any(says in n and f"({SECOND})" in n for n in notes), notes
+
+
+@pytest.mark.parametrize("code, says", [
+    ("print = lambda *a, **k: None", "rebinds print"),
+    ("torch = None", "rebinds torch"),
+    ("for torch in [None]:\n    pass", "rebinds torch"),
+    ("import numpy as torch", "rebinds torch"),
+    ("def f():\n    global print\n    print = None", "rebinds print"),
+    ("def f():\n    print = None  # a local: harmless\n    torch = 1", None),
+    ("answer = 3\nx = 2  # the test cell sets x itself", None),
+])
+def test_the_scan_names_rebinding_a_name_a_test_cell_uses(code, says):
+    def cell(source, **meta):
+        c = nbformat.v4.new_code_cell(source)
+        c.metadata["nbgrader"] = {"grade_id": meta.pop("gid"), "schema_version": 3, **meta}
+        return c
+    nb = nbformat.v4.new_notebook(cells=[
+        cell("import torch", gid="setup", locked=True, grade=False, solution=False),
+        cell("answer = None", gid="answer", locked=False, grade=False, solution=True),
+        cell("x = torch.ones(1)\nprint(answer, x)", gid="test", locked=True, grade=True,
+             solution=False, points=1)])
+    submitted = nbformat.from_dict(json.loads(json.dumps(nb)))
+    submitted.cells[1].source = code
+    notes = review_notes(submitted, nb)
+    if says is None:
+        assert notes == [], notes
+    else:
+        assert any(says in n and "(answer)" in n for n in notes), notes
 
 
 def test_the_scan_reads_extra_cells_and_cells_without_metadata(tmp_path):
@@ -338,3 +422,77 @@ def test_without_bubblewrap_grading_is_refused_with_the_fix(tmp_path, monkeypatc
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "apt install bubblewrap" in done.stderr and "--no-sandbox" in done.stderr
+
+
+def test_a_fork_bomb_does_not_starve_classmates_graded_beside_it(tmp_path):
+    """--jobs 2: one submission holds every process it may have while classmates are graded in
+    the other worker. Each sandbox has its own process cap (as root: its own cgroup and uid),
+    so the classmates' kernels still start and keep full marks."""
+    release = tmp_path / "release"
+    classroom.build_student_edition("en", release)
+    teacher, student = sim.read(NB03), sim.read(release / "en" / NB03.name)
+    subs = tmp_path / "subs"
+    bomb = sim.submission(teacher, student, {FIRST: "correct", SECOND: "correct"})
+    sim.cell(bomb, FIRST).source += """
+import os, time
+for _ in range(400):
+    try:
+        if os.fork() == 0:
+            time.sleep(25)
+            os._exit(0)
+    except OSError:
+        break
+time.sleep(25)
+"""
+    for name, nb in [("a_bomb", bomb)] + [
+            (f"b_honest{i}", sim.submission(teacher, student, {FIRST: "correct", SECOND: "correct"}))
+            for i in range(3)]:
+        (subs / name).mkdir(parents=True)
+        nbformat.write(nb, subs / name / NB03.name)
+    rows = classroom.grade(subs, "en", work=tmp_path / "work", jobs=2,
+                           limits=SandboxLimits(processes=120))
+    totals = {r.student: r for r in rows if r.exercise == "TOTAL"}
+    for i in range(3):
+        t = totals[f"b_honest{i}"]
+        assert (t.score, t.max_score) == (4.0, 4.0), (t.student, t.note)
+
+
+def classroom_cgroups() -> bool:
+    from ottt_edu.classroom.sandbox import make_cgroups, remove_cgroup
+    groups = make_cgroups(SandboxLimits(), "ottt-sandbox-probe")
+    for g in groups:
+        remove_cgroup(g)
+    return any("memory" in str(g) or (g / "memory.max").exists() for g in groups)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or not classroom_cgroups(),
+                    reason="the memory cap of all a sandbox's processes together is a cgroup's, "
+                           "made only when the grader is root")
+def test_the_memory_of_all_a_sandboxs_processes_together_is_capped(tmp_path):
+    """RLIMIT_AS caps one process; a submission starting several processes that each stay under
+    it is held by the sandbox's memory cgroup: not every child gets its memory."""
+    release = tmp_path / "release"
+    classroom.build_student_edition("en", release)
+    teacher, student = sim.read(NB03), sim.read(release / "en" / NB03.name)
+    nb = sim.submission(teacher, student, {FIRST: "correct", SECOND: "correct"})
+    sim.cell(nb, SECOND).source += """
+import os, time
+_kids = []
+for _ in range(4):
+    _pid = os.fork()
+    if _pid == 0:
+        _block = b"x" * (200 * 2**20)   # written, so resident
+        time.sleep(3)
+        os._exit(7)
+    _kids.append(_pid)
+_done = sum(os.WEXITSTATUS(s) == 7 for s in (os.waitpid(p, 0)[1] for p in _kids) if os.WIFEXITED(s))
+print(f"children that kept their memory: {_done} of 4")
+"""
+    (tmp_path / "subs" / "greedy").mkdir(parents=True)
+    nbformat.write(nb, tmp_path / "subs" / "greedy" / NB03.name)
+    classroom.grade(tmp_path / "subs", "en", work=tmp_path / "work",
+                    limits=SandboxLimits(group_memory_bytes=512 * 2**20))
+    out = (tmp_path / "work" / "en" / "autograded" / "greedy" / NB03.stem / NB03.name).read_text(encoding="utf-8")
+    assert "children that kept their memory: 4 of 4" not in out
+    assert "children that kept their memory" in out or "the kernel died" in out
+
