@@ -41,6 +41,7 @@ import torch
 
 from . import explore
 from .exercises import ExerciseError, answer_value
+from .exercises.core import watched
 from .language import say
 
 __all__ = [
@@ -67,18 +68,20 @@ COSINE_T = 16           # task 3a: T at which the first-layer cosine is compared
 MEMORY_T = 32           # task 3b: T at which BPTT's and OTTT's saved bytes are compared
 MEMORY_TAU = 2.0        # task 3b: tau (the explorer's default)
 
+#: the right answers below: an answer function must not call them (``assert_own_code``)
+ANSWER_FUNCTIONS = ("first_firing_strength", "smallest_tau_with_spikes", "alpha_for_peak",
+                    "measured_fwhm", "lowest_cosine_tau", "memory_ratio")
+#: what an answer function may run: the explorers' functions and what they are built on
+_MAY_USE = ("ottt_edu.course.explore", "ottt_edu.measure", "ottt_edu.neuron", "ottt_edu.layer",
+            "ottt_edu.functional", "ottt_edu.models")
 _EPS = 1e-6             # tolerances are inclusive, up to rounding (float32 answers too)
 
 
 # -- the right answers, from the library ------------------------------------------------------
 @functools.lru_cache(maxsize=None)
-def first_firing_strength(tau: float = LIF_TASK.tau, v_threshold: float = LIF_TASK.v_threshold,
+def _first_firing_strength(tau: float = LIF_TASK.tau, v_threshold: float = LIF_TASK.v_threshold,
                           T: int = LIF_TASK.T) -> float:
-    """Weakest constant input (``rate=1``) at which ``explore.simulate_lif`` spikes within ``T``.
-
-    Bisection (60 halvings) on ``input_strength`` between 0 (never fires) and ``v_threshold``
-    (fires at t = 0). Analytically ``v_threshold / (tau (1 - k^T))`` with ``k = 1 - 1/tau``.
-    """
+    """:func:`first_firing_strength`, computed once (cached)."""
     def fires(x: float) -> bool:
         d = explore.simulate_lif(tau=tau, v_threshold=v_threshold, input_strength=x, rate=1.0,
                                  reset=LIF_TASK.reset, T=T, seed=LIF_TASK.seed)
@@ -91,18 +94,33 @@ def first_firing_strength(tau: float = LIF_TASK.tau, v_threshold: float = LIF_TA
     return hi
 
 
+def first_firing_strength(tau: float = LIF_TASK.tau, v_threshold: float = LIF_TASK.v_threshold,
+                          T: int = LIF_TASK.T) -> float:
+    """Weakest constant input (``rate=1``) at which ``explore.simulate_lif`` spikes within ``T``.
+
+    Bisection (60 halvings) on ``input_strength`` between 0 (never fires) and ``v_threshold``
+    (fires at t = 0). Analytically ``v_threshold / (tau (1 - k^T))`` with ``k = 1 - 1/tau``.
+    """
+    return _first_firing_strength(tau, v_threshold, T)  # a Python function over the cache: the checkers see the call
+
+
 def _lif_spike_count(tau: float) -> int:
     return int(explore.simulate_lif(**{**explore.LIFParams().__dict__, "tau": tau})["spike"].sum())
 
 
 @functools.lru_cache(maxsize=None)
-def smallest_tau_with_spikes(n_spikes: int = SPIKES_WANTED) -> Optional[float]:
-    """Smallest tau in ``LIF_TAU_GRID`` at which the LIF explorer's default neuron
-    (``explore.LIFParams()`` but tau) spikes at least ``n_spikes`` times; ``None`` if none does."""
+def _smallest_tau_with_spikes(n_spikes: int = SPIKES_WANTED) -> Optional[float]:
+    """:func:`smallest_tau_with_spikes`, computed once (cached)."""
     for tau in LIF_TAU_GRID:
         if _lif_spike_count(tau) >= n_spikes:
             return tau
     return None
+
+
+def smallest_tau_with_spikes(n_spikes: int = SPIKES_WANTED) -> Optional[float]:
+    """Smallest tau in ``LIF_TAU_GRID`` at which the LIF explorer's default neuron
+    (``explore.LIFParams()`` but tau) spikes at least ``n_spikes`` times; ``None`` if none does."""
+    return _smallest_tau_with_spikes(n_spikes)  # a Python function over the cache: the checkers see the call
 
 
 def _surrogate_peak(alpha: float) -> float:
@@ -110,16 +128,20 @@ def _surrogate_peak(alpha: float) -> float:
 
 
 @functools.lru_cache(maxsize=None)
-def alpha_for_peak(peak: float = PEAK_WANTED) -> float:
-    """The alpha at which the surrogate gradient's maximum (autograd through
-    ``surrogate.Sigmoid``) equals ``peak``; the peak is proportional to alpha (``alpha/4``)."""
+def _alpha_for_peak(peak: float = PEAK_WANTED) -> float:
+    """:func:`alpha_for_peak`, computed once (cached)."""
     return float(peak) / _surrogate_peak(1.0)
 
 
+def alpha_for_peak(peak: float = PEAK_WANTED) -> float:
+    """The alpha at which the surrogate gradient's maximum (autograd through
+    ``surrogate.Sigmoid``) equals ``peak``; the peak is proportional to alpha (``alpha/4``)."""
+    return _alpha_for_peak(peak)  # a Python function over the cache: the checkers see the call
+
+
 @functools.lru_cache(maxsize=None)
-def measured_fwhm(alpha: float = FWHM_ALPHA) -> float:
-    """Full width at half maximum of the surrogate gradient for ``alpha``, measured on the
-    library's gradient curve (40001 points on [-2, 2], linear interpolation at both crossings)."""
+def _measured_fwhm(alpha: float = FWHM_ALPHA) -> float:
+    """:func:`measured_fwhm`, computed once (cached)."""
     c = explore.surrogate_curves(alpha=alpha, num=40001)
     x, g = c["x"], c["grad"]
     half = g.max() / 2.0
@@ -128,6 +150,12 @@ def measured_fwhm(alpha: float = FWHM_ALPHA) -> float:
     left = x[i - 1] + (half - g[i - 1]) * (x[i] - x[i - 1]) / (g[i] - g[i - 1])
     right = x[j] + (g[j] - half) * (x[j + 1] - x[j]) / (g[j] - g[j + 1])
     return float(right - left)
+
+
+def measured_fwhm(alpha: float = FWHM_ALPHA) -> float:
+    """Full width at half maximum of the surrogate gradient for ``alpha``, measured on the
+    library's gradient curve (40001 points on [-2, 2], linear interpolation at both crossings)."""
+    return _measured_fwhm(alpha)  # a Python function over the cache: the checkers see the call
 
 
 def _cosine_over_tau(T: int) -> dict[float, float]:
@@ -141,17 +169,27 @@ def _cosine_over_tau(T: int) -> dict[float, float]:
 
 
 @functools.lru_cache(maxsize=None)
-def lowest_cosine_tau(T: int = COSINE_T) -> float:
-    """The tau in ``OTTT_TAU_GRID`` with the lowest first-layer gradient cosine at ``T``."""
+def _lowest_cosine_tau(T: int = COSINE_T) -> float:
+    """:func:`lowest_cosine_tau`, computed once (cached)."""
     cosines = _cosine_over_tau(T)
     return min(cosines, key=cosines.__getitem__)
 
 
+def lowest_cosine_tau(T: int = COSINE_T) -> float:
+    """The tau in ``OTTT_TAU_GRID`` with the lowest first-layer gradient cosine at ``T``."""
+    return _lowest_cosine_tau(T)  # a Python function over the cache: the checkers see the call
+
+
 @functools.lru_cache(maxsize=None)
-def memory_ratio(T: int = MEMORY_T, tau: float = MEMORY_TAU) -> float:
-    """BPTT's saved bytes divided by OTTT's, ``ottt_vs_bptt(T, tau)`` as the explorer runs it."""
+def _memory_ratio(T: int = MEMORY_T, tau: float = MEMORY_TAU) -> float:
+    """:func:`memory_ratio`, computed once (cached)."""
     d = explore.ottt_vs_bptt_sweep(T=T, tau=tau, Ts=(T,))
     return d["bptt_bytes"] / d["ottt_bytes"]
+
+
+def memory_ratio(T: int = MEMORY_T, tau: float = MEMORY_TAU) -> float:
+    """BPTT's saved bytes divided by OTTT's, ``ottt_vs_bptt(T, tau)`` as the explorer runs it."""
+    return _memory_ratio(T, tau)  # a Python function over the cache: the checkers see the call
 
 
 # -- shared checking --------------------------------------------------------------------------
@@ -200,8 +238,9 @@ def _wrong(task: str, value: float, tolerance: str, hint: str) -> None:
 
 
 def _check(task: str, variable: str, answer: Any, truth: float, tol: float, tolerance: str,
-           hint: Callable[[float], str], correct: str) -> bool:
-    value = _as_number(task, answer_value(task, answer))
+           hint: Callable[[float], str], correct: str, given: bool = True) -> bool:
+    """``given``: ``answer`` is as the student gave it (a function); else its value already."""
+    value = _as_number(task, answer_value(task, answer, forbidden=ANSWER_FUNCTIONS) if given else answer)
     if value is None:
         return _not_attempted(task, variable)
     if abs(value - truth) <= tol + _EPS:
@@ -211,6 +250,7 @@ def _check(task: str, variable: str, answer: Any, truth: float, tol: float, tole
 
 
 # -- 1 · LIF neuron ---------------------------------------------------------------------------
+@watched(*_MAY_USE)
 def check_lif_threshold_strength(answer: Any) -> bool:
     """Task 1a: the weakest input strength at which the LIF explorer's neuron with ``rate = 1``,
     ``tau = 2``, ``v_threshold = 1``, soft reset, fires at least once in ``T = 40`` steps.
@@ -249,6 +289,7 @@ def check_lif_threshold_strength(answer: Any) -> bool:
                             f"v 只是缓慢地逼近阈值；0.55 是滑块上第一个会发放的值。"))
 
 
+@watched(*_MAY_USE)
 def check_lif_tau_for_spikes(answer: Any) -> bool:
     """Task 1b: the smallest tau on the LIF explorer's slider at which its default neuron
     (input strength 0.8, rate 0.5, v_threshold 1, soft reset, T = 40, seed 0) spikes at least
@@ -269,7 +310,7 @@ def check_lif_tau_for_spikes(answer: Any) -> bool:
                    f"更小的 tau 就已经能产生 {SPIKES_WANTED} 个脉冲：把 tau 往下调，直到标题中的"
                    f"计数降到 {SPIKES_WANTED} 以下；答案是下降之前的最后一个值。其他滑块保持初始值。")
 
-    answer = answer_value("check_lif_tau_for_spikes", answer)  # call an answer function once
+    answer = answer_value("check_lif_tau_for_spikes", answer, forbidden=ANSWER_FUNCTIONS)  # once
     value = _as_number("check_lif_tau_for_spikes", answer)
     if (value is not None and truth - 0.1 < value < truth - 0.05
             and _lif_spike_count(value) >= SPIKES_WANTED):  # a finer grid than the slider's
@@ -288,10 +329,11 @@ def check_lif_tau_for_spikes(answer: Any) -> bool:
                       f"tau = {truth:.1f} 是产生 {SPIKES_WANTED} 个脉冲的最小 tau；在 "
                       f"tau = {truth - 0.1:.1f} 时只有 "
                       f"{_lif_spike_count(round(truth - 0.1, 1))} 个。泄漏越慢，能累加起来的输入"
-                      f"脉冲就越多。"))
+                      f"脉冲就越多。"), given=False)
 
 
 # -- 2 · surrogate ----------------------------------------------------------------------------
+@watched(*_MAY_USE)
 def check_surrogate_alpha_for_peak(answer: Any) -> bool:
     """Task 2a: the alpha at which the surrogate gradient's peak equals ``PEAK_WANTED`` (2).
     Accepted within 0.25 (half a slider step) of ``alpha_for_peak()``."""
@@ -312,6 +354,7 @@ def check_surrogate_alpha_for_peak(answer: Any) -> bool:
                       f"alpha = {truth:g}：峰值为 alpha/4 = {PEAK_WANTED:g}。"))
 
 
+@watched(*_MAY_USE)
 def check_surrogate_fwhm(answer: Any) -> bool:
     """Task 2b: the full width at half height of the surrogate gradient for ``alpha = 2.5``,
     measured on the curve. Accepted within 0.02 of ``measured_fwhm()``."""
@@ -336,6 +379,7 @@ def check_surrogate_fwhm(answer: Any) -> bool:
 
 
 # -- 3 · OTTT vs BPTT -------------------------------------------------------------------------
+@watched(*_MAY_USE)
 def check_lowest_cosine_tau(answer: Any) -> bool:
     """Task 3a: the tau on the OTTT-vs-BPTT explorer's slider (1.5 ... 8.0) with the lowest
     first-layer (``fc1``) gradient cosine at ``T = 16``. Accepted within 0.25 (half a slider
@@ -368,6 +412,7 @@ def check_lowest_cosine_tau(answer: Any) -> bool:
                       f"权重就越大。"))
 
 
+@watched(*_MAY_USE)
 def check_memory_ratio(answer: Any) -> bool:
     """Task 3b: how many times more bytes BPTT saves for backward than OTTT at ``T = 32``,
     ``tau = 2``. Accepted within 5 % of ``memory_ratio()``."""

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layer.grad_with_trace import GradwithTrace
+from ..layer.ottt_sequential import OTTTSequential
 from ..functional.state import reset_net
 from ..neuron.lif import LIFNode
 from ..layer.spike_trace_op import SpikeTraceOp
@@ -91,6 +92,8 @@ def ottt_forward(layers: list, x: Any, log: Optional[list] = None) -> Any:
     for m in layers:
         if not (isinstance(x, list) and len(x) == 2):
             how, x = "as itself (plain tensor in)", m(x)
+        elif isinstance(m, OTTTSequential):
+            how, x = "as itself (a nested OTTTSequential)", m(x)
         elif isinstance(m, LIFNode):
             how, x = "neuron (spike only)", m(x[0])
         elif any(True for _ in m.parameters()):

@@ -228,13 +228,18 @@ def test_assert_own_code_given_no_function_or_class_says_what_to_pass(bad):
 
 
 # -- 05 ---------------------------------------------------------------------------------------
+def _as_answer(value):
+    """A prediction as the notebook writes it: a function that returns it."""
+    return lambda: value
+
+
 def _net():
     return OTTTSequential(nn.Linear(4, 6), OTTTLIFNode(), nn.Flatten(), nn.Linear(6, 3))
 
 
 def test_wrapping_prediction_correct(capsys):
     pred = ["GradwithTrace", "neuron", "SpikeTraceOp", "gradwithtrace"]
-    assert check_wrapping_prediction(_net(), pred) is True
+    assert check_wrapping_prediction(_net(), _as_answer(pred)) is True
     assert "Correct!" in capsys.readouterr().out
 
 
@@ -246,21 +251,21 @@ def test_wrapping_prediction_not_attempted(capsys):
 def test_wrapping_prediction_wrong_names_the_layer_and_reason():
     pred = ["GradwithTrace", "neuron", "GradwithTrace", "GradwithTrace"]
     with pytest.raises(ExerciseError, match="1 of 4 layers wrong") as e:
-        check_wrapping_prediction(_net(), pred)
+        check_wrapping_prediction(_net(), _as_answer(pred))
     assert "2: Flatten" in str(e.value) and "no parameters" in str(e.value)
 
 
 @pytest.mark.parametrize("bad", [5, 2.5, {"a": 1}])
 def test_wrapping_prediction_that_is_no_list_says_so(bad):
     with pytest.raises(ExerciseError, match="must be a list of wrapper names"):
-        check_wrapping_prediction(_net(), bad)
+        check_wrapping_prediction(_net(), _as_answer(bad))
 
 
 def test_wrapping_prediction_wrong_length_and_unknown_name():
     with pytest.raises(ExerciseError, match="has 4 layers but your prediction has 2"):
-        check_wrapping_prediction(_net(), ["GradwithTrace", "neuron"])
+        check_wrapping_prediction(_net(), _as_answer(["GradwithTrace", "neuron"]))
     with pytest.raises(ExerciseError, match="not a wrapper name"):
-        check_wrapping_prediction(_net(), ["Linear", "neuron", "SpikeTraceOp", "GradwithTrace"])
+        check_wrapping_prediction(_net(), _as_answer(["Linear", "neuron", "SpikeTraceOp", "GradwithTrace"]))
 
 
 def _reference_ottt_a(net, x_seq, y, optimizer):
@@ -360,7 +365,7 @@ def test_ottt_a_step_no_optimizer_step():
 
 def test_wrapping_prediction_rejects_a_plain_sequential():
     with pytest.raises(TypeError, match="must be an OTTTSequential"):
-        check_wrapping_prediction(nn.Sequential(nn.Linear(2, 2)), ["GradwithTrace"])
+        check_wrapping_prediction(nn.Sequential(nn.Linear(2, 2)), _as_answer(["GradwithTrace"]))
 
 
 def test_wrong_return_type_is_reported():
@@ -813,11 +818,19 @@ def test_spike_trace_op_swapped():
         check_spike_trace_op(Swapped)
 
 
-def ottt_forward(layers, x, *, neuron_rule=True, plain_rule=True, params_rule=True):
+def ottt_forward(layers, x, *, neuron_rule=True, plain_rule=True, params_rule=True,
+                 nested_rule=True, neuron_test=None, has_params=None):
     for m in layers:
         pair = isinstance(x, list) and len(x) == 2
         if not pair and plain_rule:
             x = m(x)
+        elif pair and nested_rule and isinstance(m, OTTTSequential):
+            x = m(x)
+        elif neuron_test is not None and pair:
+            x = m(x[0]) if neuron_test(m) else (
+                GradwithTrace(m)(x) if any(True for _ in m.parameters()) else SpikeTraceOp(m)(x))
+        elif has_params is not None and pair and not isinstance(m, LIFNode):
+            x = GradwithTrace(m)(x) if has_params(m) else SpikeTraceOp(m)(x)
         elif isinstance(m, LIFNode) and neuron_rule:
             x = m(x[0] if pair else x)
         elif (any(True for _ in m.parameters()) if params_rule else False):
@@ -833,7 +846,11 @@ def test_ottt_dispatch_correct(capsys):
 
 
 def test_ottt_dispatch_library_forward_is_correct():
-    assert check_ottt_dispatch(lambda layers, x: OTTTSequential(*layers)(x)) is True
+    """The checker's comparison agrees with the library's container; handed in, the container
+    itself is refused (the exercise is to write the dispatch)."""
+    assert check_ottt_dispatch.__wrapped__(lambda layers, x: OTTTSequential(*layers)(x)) is True
+    with pytest.raises(ExerciseError, match="runs the library's ottt_edu.layer.ottt_sequential.OTTTSequential"):
+        check_ottt_dispatch(lambda layers, x: OTTTSequential(*layers)(x))
 
 
 def test_ottt_dispatch_not_attempted():
@@ -1159,3 +1176,282 @@ def test_an_instance_instead_of_the_class_is_named():
         check_grad_with_trace(nn.Linear(2, 2))
     with pytest.raises(ExerciseError, match="pass the class itself"):
         check_spike_trace_op(nn.AvgPool2d(2))
+
+
+# -- answers that run the library, whatever name reaches it (issue 25) ------------------------
+class _FastGradwithTrace(nn.Module):
+    """A one-line GradwithTrace: the library's fused fast path under another name."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        from ottt_edu.layer import fast_path as fp
+        run = fp.fast_path_forward
+        return run(self.module, x[0], x[1]) if isinstance(x, list) else self.module(x)
+
+
+def _dispatch_by_wrapper_for(layers, x):
+    import ottt_edu.layer.ottt_sequential as seq
+    wrappers = {"GradwithTrace": GradwithTrace, "SpikeTraceOp": SpikeTraceOp}
+    for m in layers:
+        how = seq.wrapper_for(m) if isinstance(x, list) else "itself"
+        x = m(x) if how == "itself" else m(x[0]) if how.startswith("neuron") else wrappers[how](m)(x)
+    return x
+
+
+def _step_by_library(net, x_seq, y, optimizer):
+    from ottt_edu import train
+    step = getattr(train, "ottt_a_step")
+    return step(net, x_seq, y, optimizer).loss
+
+
+def _surrogate_by_library(x, alpha):
+    from ottt_edu.neuron import surrogate as s
+    return s.SigmoidSpike.apply(x, alpha)
+
+
+_PREDICTED_NET = _net()  # made outside the answer: the answer only reads it
+
+
+@pytest.mark.parametrize("check, answer, runs", [
+    (lambda a: check_surrogate_spike(a), _surrogate_by_library, "SigmoidSpike"),
+    (lambda a: check_grad_with_trace(a), _FastGradwithTrace, "fast_path"),
+    (lambda a: check_ottt_dispatch(a), _dispatch_by_wrapper_for, "wrapper_for"),
+    (lambda a: check_ottt_a_step(a), _step_by_library, "ottt_a_step"),
+    (lambda a: check_wrapping_prediction(_PREDICTED_NET, a),
+     lambda: [w for _, w in _PREDICTED_NET.wrapping()], "wrapping"),
+], ids=["02-SigmoidSpike.apply", "04-fast_path_forward", "05-wrapper_for", "06-ottt_a_step",
+        "05-net.wrapping"])
+def test_an_answer_that_runs_the_library_is_refused_whatever_name_reaches_it(check, answer, runs):
+    """Issue 25's five cases: each passed before (a library function under an alias, an
+    attribute, getattr); the checker now sees what runs, not what it is called."""
+    with pytest.raises(ExerciseError, match=rf"(runs the library's|calls) \S*{runs}"):
+        check(answer)
+
+
+def test_the_library_watch_leaves_the_profiler_as_it_found_it():
+    import sys
+    seen = []
+    previous = lambda frame, event, arg: seen.append(event)  # noqa: E731
+    sys.setprofile(previous)
+    try:
+        check_first_spike_time(lambda x, tau, v_th: None)
+    except ExerciseError:
+        pass
+    finally:
+        now = sys.getprofile()
+        sys.setprofile(None)
+    assert now is previous
+
+
+# -- 01: the gaps of issue 25 -----------------------------------------------------------------
+def _loop_answer(cap=None, guard="<="):
+    def first_spike_time(x, tau, v_threshold):
+        k = 1.0 - 1.0 / tau
+        if (x * tau <= v_threshold) if guard == "<=" else (x * tau < v_threshold) if guard == "<" else False:
+            return None
+        v, t = 0.0, 0
+        while cap is None or t < cap:
+            v = k * v + x
+            if v >= v_threshold:
+                return t
+            t += 1
+        return None
+    return first_spike_time
+
+
+def _closed_form(guard):
+    def first_spike_time(x, tau, v_threshold):
+        k = 1.0 - 1.0 / tau
+        if (x * tau < v_threshold) if guard == "<" else (x * tau <= v_threshold):
+            return None
+        if x >= v_threshold:
+            return 0
+        return math.ceil(math.log(1.0 - v_threshold * (1.0 - k) / x) / math.log(k)) - 1
+    return first_spike_time
+
+
+def test_first_spike_time_a_loop_without_cap_behind_the_guard_is_correct():
+    assert check_first_spike_time(_loop_answer()) is True
+
+
+def test_first_spike_time_a_capped_loop_is_told_the_neuron_fires_late():
+    with pytest.raises(ExerciseError, match="fire, late") as e:
+        check_first_spike_time(_loop_answer(cap=50))
+    assert "needs no cap" in str(e.value)
+
+
+def test_first_spike_time_the_equality_case_never_fires():
+    """x * tau == v_threshold: a strict guard sends the closed form into log(0); named."""
+    with pytest.raises(ExerciseError, match=r"v_threshold exactly.*never fires: return None"):
+        check_first_spike_time(_closed_form("<"))
+    assert check_first_spike_time(_loop_answer(cap=10_000, guard=None)) is True  # float64 rounding
+
+
+def test_first_spike_time_leaking_the_new_input_is_named():
+    def leaky(x, tau, v_threshold):
+        k = 1.0 - 1.0 / tau
+        v = 0.0
+        for t in range(2000):
+            v = k * (v + x)
+            if v >= v_threshold:
+                return t
+        return None
+    with pytest.raises(ExerciseError, match=r"the leak comes before the input"):
+        check_first_spike_time(leaky)
+
+
+# -- 02: the gaps of issue 25 -----------------------------------------------------------------
+def test_surrogate_spike_the_natural_form_is_accepted_up_to_rounding():
+    """``H + s - s.detach()`` is off by one unit of rounding where s is not small: accepted
+    (the tolerance is stated), as is the form of the reference."""
+    def natural(x, alpha):
+        s = torch.sigmoid(alpha * x)
+        return heaviside(x) + s - s.detach()
+    assert check_surrogate_spike(natural) is True
+
+
+def test_surrogate_spike_a_float_cast_is_named():
+    def cast(x, alpha):
+        s = torch.sigmoid(alpha * x.float())
+        return (heaviside(x.float()) + (s - s.detach()))
+    with pytest.raises(ExerciseError, match=r"float32, the input is float64"):
+        check_surrogate_spike(cast)
+
+
+def test_surrogate_spike_a_value_off_by_more_than_rounding_shows_the_difference():
+    def sloppy(x, alpha):
+        s = torch.sigmoid(alpha * x)
+        return heaviside(x) + 1e-9 * s
+    with pytest.raises(ExerciseError, match=r"largest difference from the step: .*accepted: 4 x"):
+        check_surrogate_spike(sloppy)
+
+
+def test_surrogate_spike_an_in_place_edit_of_x_is_named():
+    def in_place(x, alpha):
+        x.data.mul_(1.0 + 1e-3)
+        s = torch.sigmoid(alpha * x)
+        return heaviside(x).detach() + (s - s.detach())
+    with pytest.raises(ExerciseError, match=r"changed its input `x` in place"):
+        check_surrogate_spike(in_place)
+
+
+# -- 04/05: the gaps of issue 25 --------------------------------------------------------------
+class _UnregisteredGradwithTrace(nn.Module):
+    """Correct maths, but the module kept in a plain list: .parameters() cannot see it."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.held = [module]
+
+    def forward(self, x):
+        m = self.held[0]
+        spike, trace = x
+        with torch.no_grad():
+            out = m(spike)
+        return ReplaceforGrad.apply(m(ReplaceforGrad.apply(spike, trace)), out)
+
+
+class _UnregisteredSpikeTraceOp(nn.Module):
+    def __init__(self, module):
+        super().__init__()
+        self.held = {"m": module}
+
+    def forward(self, x):
+        spike = self.held["m"](x[0])
+        with torch.no_grad():
+            trace = self.held["m"](x[1])
+        return [spike, trace]
+
+
+class _OverwritingSpikeTraceOp(nn.Module):
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        x[0] = self.module(x[0])
+        with torch.no_grad():
+            x[1] = self.module(x[1])
+        return x
+
+
+@pytest.mark.parametrize("check, answer, says", [
+    (lambda a: check_grad_with_trace(a), _UnregisteredGradwithTrace, "does not register the module"),
+    (lambda a: check_spike_trace_op(a), _UnregisteredSpikeTraceOp, "does not register the module"),
+    (lambda a: check_spike_trace_op(a), _OverwritingSpikeTraceOp, "wrote into the list it was given"),
+], ids=["04-unregistered", "05-unregistered", "05-overwrites-input"])
+def test_wrappers_that_hide_the_module_or_overwrite_the_input_are_named(check, answer, says):
+    with pytest.raises(ExerciseError, match=says):
+        check(answer)
+
+
+@pytest.mark.parametrize("answer, says", [
+    (lambda layers, x: ottt_forward(layers, x, neuron_test=lambda m: type(m).__name__ in
+                                    ("OTTTLIFNode", "LIFNode")), "not by its class name"),
+    (lambda layers, x: ottt_forward(layers, x, has_params=lambda m: len(m.state_dict()) > 0),
+     "parameters, not buffers"),
+    (lambda layers, x: ottt_forward(layers, x, nested_rule=False), "nested OTTTSequential"),
+], ids=["neuron-by-class-name", "buffers-as-parameters", "nested-in-GradwithTrace"])
+def test_ottt_dispatch_the_gaps_of_issue_25_are_named(answer, says):
+    with pytest.raises(ExerciseError, match=says):
+        check_ottt_dispatch(answer)
+
+
+# -- 06: the gaps of issue 25 -----------------------------------------------------------------
+def _ottt_a_variant(divide_power=1, zero_grad=True):
+    def step(net, x_seq, y, optimizer):
+        T = x_seq.shape[0]
+        if zero_grad:
+            optimizer.zero_grad()
+        total = 0.0
+        for t in range(T):
+            loss = F.cross_entropy(net(x_seq[t]), y) / T ** divide_power
+            loss.backward()
+            total += loss.item()
+        optimizer.step()
+        reset_net(net)
+        return total
+    return step
+
+
+@pytest.mark.parametrize("answer, says", [
+    (_ottt_a_variant(divide_power=2), "divided each step's loss by T twice"),
+    (_ottt_a_variant(zero_grad=False), "did not zero the gradients first"),
+], ids=["T-squared", "no-zero_grad"])
+def test_ottt_a_step_the_gaps_of_issue_25_get_their_own_hint(answer, says):
+    with pytest.raises(ExerciseError, match=says):
+        check_ottt_a_step(answer)
+
+
+# -- 03/04: hints of issue 25 -----------------------------------------------------------------
+def test_replace_for_grad_a_backward_returning_a_list_is_told_to_return_a_tuple():
+    class AsList(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, x_r):
+            return x_r.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return [grad, grad]
+    with pytest.raises(ExerciseError, match="return them as a tuple"):
+        check_replace_for_grad(AsList)
+
+
+def test_grad_with_trace_a_linear_only_wrapper_is_told_about_conv2d():
+    class LinearOnly(nn.Module):
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+        def forward(self, x):
+            s, a = x
+            W, b = self.module.weight, self.module.bias
+            bias = b if b is not None else 0.0
+            with torch.no_grad():
+                out = s @ W.t() + bias
+            return ReplaceforGrad.apply(ReplaceforGrad.apply(s, a) @ W.t() + bias, out)
+    with pytest.raises(ExerciseError, match="wraps nn.Conv2d too"):
+        check_grad_with_trace(LinearOnly)

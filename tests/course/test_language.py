@@ -160,6 +160,11 @@ class _SwappedSpikeTraceOp(te.MySpikeTraceOp):
         return [a, s]
 
 
+def _as_answer(value):
+    """A prediction as the notebook writes it: a function that returns it."""
+    return lambda: value
+
+
 def _net():
     return OTTTSequential(nn.Linear(4, 6), OTTTLIFNode(), nn.Flatten(), nn.Linear(6, 3))
 
@@ -172,14 +177,14 @@ CORRECT = {
     "ottt_weight_grad": lambda: ex.check_ottt_weight_grad(
         lambda g, a: torch.einsum("tbo,tbi->oi", g, a)),
     "wrapping_prediction": lambda: ex.check_wrapping_prediction(
-        _net(), ["GradwithTrace", "neuron", "SpikeTraceOp", "GradwithTrace"]),
+        _net(), _as_answer(["GradwithTrace", "neuron", "SpikeTraceOp", "GradwithTrace"])),
     "ottt_a_step": lambda: ex.check_ottt_a_step(te._reference_ottt_a),
     "replace_for_grad": lambda: ex.check_replace_for_grad(te._RFG),
     "ottt_lif_step": lambda: ex.check_ottt_lif_step(te.ottt_lif_step),
     "grad_with_trace": lambda: ex.check_grad_with_trace(te.MyGradwithTrace),
     "spike_trace_op": lambda: ex.check_spike_trace_op(te.MySpikeTraceOp),
     "ottt_dispatch": lambda: ex.check_ottt_dispatch(te.ottt_forward),
-    **{f"playground-{check.__name__}": (lambda c=check, r=right: c(r))
+    **{f"playground-{check.__name__}": (lambda c=check, r=right: c(tp._f(r)))
        for check, right, _, _ in tp.CASES},
 }
 
@@ -223,13 +228,13 @@ WRONG = [
     ("ottt_weight_grad-transposed", lambda: ex.check_ottt_weight_grad(
         lambda g, a: torch.einsum("tbo,tbi->io", g, a)), ExerciseError),
     ("wrapping_prediction-one_layer_wrong", lambda: ex.check_wrapping_prediction(
-        _net(), ["GradwithTrace", "neuron", "GradwithTrace", "GradwithTrace"]), ExerciseError),
+        _net(), _as_answer(["GradwithTrace", "neuron", "GradwithTrace", "GradwithTrace"])), ExerciseError),
     ("wrapping_prediction-length", lambda: ex.check_wrapping_prediction(
-        _net(), ["GradwithTrace", "neuron"]), ExerciseError),
+        _net(), _as_answer(["GradwithTrace", "neuron"])), ExerciseError),
     ("wrapping_prediction-unknown_name", lambda: ex.check_wrapping_prediction(
-        _net(), ["Linear", "neuron", "SpikeTraceOp", "GradwithTrace"]), ExerciseError),
+        _net(), _as_answer(["Linear", "neuron", "SpikeTraceOp", "GradwithTrace"])), ExerciseError),
     ("wrapping_prediction-plain_sequential", lambda: ex.check_wrapping_prediction(
-        nn.Sequential(nn.Linear(2, 2)), ["GradwithTrace"]), TypeError),
+        nn.Sequential(nn.Linear(2, 2)), _as_answer(["GradwithTrace"])), TypeError),
     ("ottt_a_step-online", lambda: ex.check_ottt_a_step(_ottt_a_online), ExerciseError),
     ("ottt_a_step-no_reset", lambda: ex.check_ottt_a_step(_ottt_a_without_reset), ExerciseError),
     ("ottt_a_step-summed_losses", lambda: ex.check_ottt_a_step(_ottt_a_summed), ExerciseError),
@@ -254,9 +259,9 @@ WRONG = [
     ("assert_own_code-library", lambda: ex.assert_own_code(ReplaceforGrad, ["ReplaceforGrad"]),
      ExerciseError),
     ("answer_value-with_arguments", lambda: ex.answer_value("t", lambda x: x), ExerciseError),
-    *[(f"playground-{check.__name__}-{wrong}", (lambda c=check, w=wrong: c(w)), ExerciseError)
+    *[(f"playground-{check.__name__}-{wrong}", (lambda c=check, w=wrong: c(tp._f(w))), ExerciseError)
       for check, _, wrong, _ in tp.CASES],
-    *[(f"playground-{check.__name__}-{bad!r}", (lambda c=check, b=bad: c(b)), ExerciseError)
+    *[(f"playground-{check.__name__}-{bad!r}", (lambda c=check, b=bad: c(tp._f(b))), ExerciseError)
       for check in tp.CHECKERS[:2] for bad in ("8.0", float("nan"))],
 ]
 

@@ -39,6 +39,11 @@ CASES = [
 CHECKERS = sorted({c[0] for c in CASES}, key=lambda f: f.__name__)
 
 
+def _f(value):
+    """The answer as the notebook writes it: a function that returns the value."""
+    return lambda: value
+
+
 # -- the right answers, from the library ------------------------------------------------------
 def test_first_firing_strength_matches_closed_form_and_simulation():
     p = pt.LIF_TASK
@@ -91,10 +96,10 @@ def test_tau_grids_are_the_explorers_sliders():
 @pytest.mark.parametrize("check, right, wrong, hint", CASES,
                          ids=[f"{c[0].__name__}-{c[2]}" for c in CASES])
 def test_right_accepted_wrong_rejected_with_hint(check, right, wrong, hint, capsys):
-    assert check(right) is True
+    assert check(_f(right)) is True
     assert capsys.readouterr().out.startswith("Correct!")
     with pytest.raises(ExerciseError, match="hint:") as info:
-        check(wrong)
+        check(_f(wrong))
     assert hint in str(info.value)
 
 
@@ -108,7 +113,7 @@ def test_none_is_not_attempted(check, capsys):
 @pytest.mark.parametrize("bad", ["8.0", True, [1.0], float("nan")], ids=repr)
 def test_not_a_number_is_rejected_clearly(check, bad):
     with pytest.raises(ExerciseError, match="must be a (finite )?number") as info:
-        check(bad)
+        check(_f(bad))
     if isinstance(bad, str):
         assert "without quotes" in str(info.value)
 
@@ -116,20 +121,20 @@ def test_not_a_number_is_rejected_clearly(check, bad):
 @pytest.mark.parametrize("answer", [np.float64(8.0), np.array(8.0), torch.tensor(8.0), 8],
                          ids=lambda a: type(a).__name__)
 def test_numbers_of_any_kind_are_accepted(answer, capsys):
-    assert pt.check_surrogate_alpha_for_peak(answer) is True
+    assert pt.check_surrogate_alpha_for_peak(_f(answer)) is True
 
 
 def test_tolerances_are_inclusive_and_stated():
     truth = pt.first_firing_strength()
-    assert pt.check_lif_threshold_strength(0.5) and pt.check_lif_threshold_strength(0.55)
+    assert pt.check_lif_threshold_strength(_f(0.5)) and pt.check_lif_threshold_strength(_f(0.55))
     with pytest.raises(ExerciseError, match="one slider step"):
-        pt.check_lif_threshold_strength(truth + 0.06)
+        pt.check_lif_threshold_strength(_f(truth + 0.06))
     with pytest.raises(ExerciseError, match="never reaches"):      # 0.45 never fires
-        pt.check_lif_threshold_strength(0.45)
+        pt.check_lif_threshold_strength(_f(0.45))
     ratio = pt.memory_ratio()
-    assert pt.check_memory_ratio(ratio * 1.049)
+    assert pt.check_memory_ratio(_f(ratio * 1.049))
     with pytest.raises(ExerciseError, match="within 5 %"):
-        pt.check_memory_ratio(ratio * 1.06)
+        pt.check_memory_ratio(_f(ratio * 1.06))
 
 
 def test_hints_do_not_give_the_answer_away():
@@ -144,7 +149,7 @@ def test_hints_do_not_give_the_answer_away():
             truth * 0.5, truth * 1.5)
         for wrong in wrongs:
             with pytest.raises(ExerciseError) as info:
-                check(wrong)
+                check(_f(wrong))
             text = str(info.value)
             for shown in {f"{truth:.1f}", f"{truth:.2f}", f"{truth:.4f}", f"{truth:g}"}:
                 assert shown not in text.replace(f"{wrong:g}", ""), (check.__name__, shown)
@@ -157,8 +162,34 @@ def test_tau_between_two_slider_values_that_fires_13_times_is_accepted():
     finer = [round(truth - 0.1 + 0.01 * i, 2) for i in range(1, 10)]
     firing = [t for t in finer if _lif_spike_count(t) >= 13 and t < truth - 0.05]
     assert firing, "the test needs a value between two slider steps that fires 13 times"
-    assert pt.check_lif_tau_for_spikes(firing[0]) is True
+    assert pt.check_lif_tau_for_spikes(_f(firing[0])) is True
 
 
 def test_a_float32_answer_at_the_edge_is_accepted():
-    assert pt.check_lif_threshold_strength(torch.tensor(0.55)) is True
+    assert pt.check_lif_threshold_strength(_f(torch.tensor(0.55))) is True
+
+
+@pytest.mark.parametrize("check", CHECKERS, ids=lambda f: f.__name__)
+def test_a_bare_value_is_refused_with_the_form_to_use(check):
+    """The graded check runs the answer function (to see it computes nothing from the library):
+    a bare value would say Correct! here and score 0 at grading, so it is refused here too."""
+    with pytest.raises(ExerciseError, match=r"write your answer as the function"):
+        check(8.0)
+
+
+@pytest.mark.parametrize("check, answer", [
+    (pt.check_lif_threshold_strength, lambda: pt.first_firing_strength()),
+    (pt.check_memory_ratio, lambda: answers.memory_ratio()),
+    (pt.check_lowest_cosine_tau, lambda: hidden()),
+], ids=["direct", "alias", "through-a-helper"])
+def test_an_answer_that_calls_the_right_answer_function_is_refused(check, answer):
+    with pytest.raises(ExerciseError, match="(calls|runs the library's) .*(first_firing_strength|"
+                                            "memory_ratio|lowest_cosine_tau)"):
+        check(answer)
+
+
+answers = pt
+
+
+def hidden():
+    return pt.lowest_cosine_tau()

@@ -14,8 +14,11 @@ Reference: Xiao et al., "Online Training Through Time for Spiking Neural Network
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
+import os
 import sys
+import sysconfig
 import textwrap
 from typing import Any, Callable, Optional, Sequence
 
@@ -24,7 +27,7 @@ from torch import nn
 
 from ..language import say
 
-__all__ = ["ExerciseError", "answer_value", "assert_own_code", "LIBRARY_NAMES"]
+__all__ = ["ExerciseError", "answer_value", "assert_own_code", "LIBRARY_NAMES", "watched"]
 
 
 class ExerciseError(AssertionError):
@@ -81,13 +84,26 @@ def _not_attempted(what: str) -> bool:
     return False
 
 
-def answer_value(name: str, answer: Any) -> Any:
+def answer_value(name: str, answer: Any, forbidden: Optional[Sequence[str]] = None) -> Any:
     """The answer itself, or what a zero-argument answer function returns.
 
     The student edition asks for such answers as ``def my_answer(): ...; return value`` (its
     body is ``raise NotImplementedError()`` until answered); a ``NotImplementedError`` from it
-    means "not attempted", like ``None``.
+    means "not attempted", like ``None``. With ``forbidden`` (names the answer must not call,
+    as :func:`assert_own_code`), only a function is accepted, and it is judged first: a bare
+    value cannot show that it was found without the library, and the graded check judges the
+    function in the same way (what the notebook calls correct scores at grading).
     """
+    if forbidden is not None and answer is not None and not callable(answer):
+        raise ExerciseError(say(
+            f"{name}: write your answer as the function the cell sets out (def my_answer(): ... "
+            f"return value), not as a bare value ({type(answer).__name__}): the checker runs it, "
+            f"so that the value is your own work.",
+            f"{name}：请按单元格给出的形式把答案写成函数（def my_answer(): ... return value），"
+            f"而不是直接给出一个值（{type(answer).__name__}）：检查函数会运行它，以确认这个值是你"
+            f"自己得出的。"))
+    if callable(answer) and forbidden is not None:
+        assert_own_code(answer, forbidden)
     if callable(answer):
         try:
             return answer()
@@ -262,3 +278,110 @@ def _need_dtype(exercise: str, case: str, got: torch.Tensor, dtype: torch.dtype)
             f"{exercise}：{case}：你的答案是 {g}，而输入是 {w}。\n"
             f"  提示：输入为 {w} 时你的答案是 {g}：请保持输入的 dtype（不要用 {cast}）。"
         ))
+
+
+# -- what the answer runs: the library, reached from the student's code -----------------------
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # ottt_edu/
+_CHECKERS = (os.path.dirname(os.path.abspath(__file__)),                # the checkers themselves
+             os.path.join(_PACKAGE, "course", "language.py"))
+_THIRD_PARTY = tuple(sorted({os.path.abspath(p) for p in (
+    sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib"))
+    if p} | {os.path.dirname(os.path.abspath(torch.__file__)), os.path.abspath(sys.base_prefix),
+             os.path.abspath(sys.prefix)}))
+_KIND: dict[str, str] = {}
+
+
+def _kind(filename: str) -> str:
+    """``"library"`` (``ottt_edu``), ``"checker"``, ``"other"`` (Python, torch, installed
+    packages, frozen modules) or ``"student"`` (a notebook's cell, a test file, ``exec``)."""
+    kind = _KIND.get(filename)
+    if kind is None:
+        path = os.path.abspath(filename) if not filename.startswith("<") else filename
+        if path.startswith(_CHECKERS):
+            kind = "checker"
+        elif path.startswith(_PACKAGE + os.sep):
+            kind = "library"
+        elif path.startswith(_THIRD_PARTY) or filename.startswith("<frozen"):
+            kind = "other"
+        else:
+            kind = "student"
+        _KIND[filename] = kind
+    return kind
+
+
+#: library code a checker installs as a hook (autograd calls it inside the student's operations)
+_CHECKERS_HOOKS = ("ottt_edu.measure.autograd_memory.SavedTensorMeter",)
+
+
+class _LibraryWatch:
+    """While active (``sys.setprofile``), notes the first function of the ``ottt_edu`` library
+    that runs *for the student's code*: its nearest caller outside torch and Python's own
+    modules is the student's (a notebook cell), whatever name, alias or attribute it was
+    reached by (``ottt_edu.train.ottt_a_step``, ``SigmoidSpike.apply``, a method of a library
+    object). ``allowed``: the library's parts an exercise may use (``"ottt_edu.neuron"``, or
+    one function); the library's own calls (a checker running the reference) are never noted."""
+
+    def __init__(self, allowed: Sequence[str]) -> None:
+        self.allowed = (*allowed, *_CHECKERS_HOOKS)
+        self.found: Optional[tuple[str, str]] = None
+        self._previous: Any = None
+
+    def _allowed(self, qualname: str) -> bool:
+        return any(qualname == a or qualname.startswith(a + ".") for a in self.allowed)
+
+    def _profile(self, frame: Any, event: str, arg: Any) -> None:
+        if event != "call" or self.found is not None:
+            return
+        code = frame.f_code
+        if _kind(code.co_filename) != "library":
+            return
+        qualname = f"{frame.f_globals.get('__name__', '?')}.{getattr(code, 'co_qualname', code.co_name)}"
+        if self._allowed(qualname):
+            return
+        caller = frame.f_back
+        while caller is not None and _kind(caller.f_code.co_filename) == "other":
+            caller = caller.f_back
+        if caller is not None and _kind(caller.f_code.co_filename) == "student":
+            self.found = (qualname, f"{getattr(caller.f_code, 'co_qualname', caller.f_code.co_name)} "
+                                    f"line {caller.f_lineno}")
+
+    def __enter__(self) -> "_LibraryWatch":
+        self._previous = sys.getprofile()
+        sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        sys.setprofile(self._previous)
+
+
+def library_use_error(name: str, found: tuple[str, str]) -> ExerciseError:
+    what, where = found
+    return ExerciseError(say(
+        f"{name}: your answer runs the library's {what} (called from your {where}); the exercise "
+        f"is to write that part yourself, with torch. Using the library here would pass any "
+        f"check, so it scores nothing.",
+        f"{name}：你的答案运行了库中的 {what}（由你的 {where} 调用）；本练习要求你用 torch 自己"
+        f"写出这一部分。在这里使用库会通过任何检查，因此不得分。"))
+
+
+def watched(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run a checker with a :class:`_LibraryWatch`: an answer that runs a part of the library
+    outside ``allowed`` (the exercise's own allow-list) is wrong, in the notebook and under
+    grading alike (the same code runs in both). The error replaces the checker's verdict."""
+    def wrap(checker: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(checker)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            watch = _LibraryWatch(allowed)
+            try:
+                with watch:
+                    result = checker(*args, **kwargs)
+            except Exception as e:
+                if watch.found is not None:
+                    raise library_use_error(checker.__name__, watch.found) from None
+                raise e.with_traceback(None) if isinstance(e, ExerciseError) else e
+            if watch.found is not None:
+                raise library_use_error(checker.__name__, watch.found)
+            return result
+        run.allowed_library = tuple(allowed)  # type: ignore[attr-defined]
+        return run
+    return wrap

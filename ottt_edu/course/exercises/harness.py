@@ -76,6 +76,13 @@ def _error_hint(err: BaseException) -> str:
     if "spiketraceop wraps parameter-free" in low:
         return say("a module with parameters goes through GradwithTrace, not SpikeTraceOp.",
                    "有参数的模块要经过 GradwithTrace，而不是 SpikeTraceOp。")
+    if "incorrect number of gradients" in low and "got 1)" in low:
+        return say("backward returned one value where autograd wants one gradient per input of "
+                   "forward: return them as a tuple, return grad_x, grad_x_r (a list, or a tuple "
+                   "packed into one variable, counts as a single value).",
+                   "backward 只返回了一个值，而自动微分要求为 forward 的每个输入各返回一个梯度："
+                   "请以元组形式返回，return grad_x, grad_x_r（列表，或者装进同一个变量的元组，都只"
+                   "算一个值）。")
     if "incorrect number of gradients" in low:
         return say("backward must return one gradient per input of forward: two here, for x "
                    "and for x_r.",
@@ -88,8 +95,23 @@ def _error_hint(err: BaseException) -> str:
     if "cannot unpack" in low or "not iterable" in low or "too many values" in low:
         return say("check what each piece returns: a [spike, trace] pair is a list of two tensors.",
                    "检查每个部分返回的是什么：[spike, trace] 对是由两个张量组成的列表。")
-    return say("read the error above: it was raised while running your code.",
-               "请阅读上面的错误信息：它是在运行你的代码时抛出的。")
+    return say("the error on the first line was raised while running your code (at the line "
+               "shown, when there is one): fix that line, run its cell, then this one again.",
+               "第一行的错误是在运行你的代码时抛出的（如有显示，就在所示的那一行）：改正那一行，"
+               "运行它所在的单元格，然后再运行本单元格。")
+
+
+def _student_line(err: BaseException) -> str:
+    """``"ottt_forward, line 7: x = m(x[1])"``: the last frame of the student's code in
+    ``err``'s traceback, or ``""``."""
+    import traceback
+
+    from .core import _kind
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if _kind(f.filename) == "student"]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f"{f.name}:{f.lineno}" + (f": {f.line.strip()}" if f.line else "")
 
 
 def _run(name: str, case: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -101,12 +123,19 @@ def _run(name: str, case: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
     except ExerciseError:
         raise
     except Exception as e:  # noqa: BLE001 - the student's code may raise anything
+        hint = _error_hint(e)
+        if "nn.Conv2d" in case and hint == _error_hint(Exception()):
+            hint = say("the checker wraps nn.Conv2d too (inputs (B, C, H, W)), not only nn.Linear: "
+                       "apply the module itself, self.module(...), rather than its weight.",
+                       "检查器也会包装 nn.Conv2d（输入为 (B, C, H, W)），不只是 nn.Linear：请直接"
+                       "调用模块本身 self.module(...)，而不要直接使用它的权重。")
+        where = _student_line(e)
         raise ExerciseError(say(
             f"{name}: for {case} your code raised {type(e).__name__}: {str(e)[:600]}\n"
-            f"  hint: {_error_hint(e)}",
+            + (f"  at your line: {where}\n" if where else "") + f"  hint: {hint}",
             f"{name}：{case}：你的代码抛出了 {type(e).__name__}：{str(e)[:600]}\n"
-            f"  提示：{_error_hint(e)}"
-        )) from e
+            + (f"  出错的是你的这一行：{where}\n" if where else "") + f"  提示：{hint}"
+        )) from None  # the checker's own frames would only hide the student's line
 
 
 def _inputs_unchanged(name: str, case: str, **pairs: tuple[torch.Tensor, torch.Tensor]) -> None:
@@ -122,6 +151,25 @@ def _inputs_unchanged(name: str, case: str, **pairs: tuple[torch.Tensor, torch.T
                 f"  提示：不要改动调用者的张量；请新建一个张量，而不是写入 `{arg}`（不要用 "
                 f"{arg}.data.copy_(...)、{arg}.mul_(...)、{arg}[...] = ...）。"
             ))
+
+
+def _registers_module(name: str, wrapper_class: Callable[[nn.Module], nn.Module],
+                      module: nn.Module, what: str) -> None:
+    """Raise unless ``wrapper_class(module)`` registers ``module`` as a submodule: kept in a
+    plain list or dict it is invisible to ``.parameters()`` (an optimizer built from the network
+    never updates it), to ``.train()``/``.eval()`` and to ``reset_net``."""
+    wrapper = _run(name, what, lambda: wrapper_class(module))
+    if not isinstance(wrapper, nn.Module) or not any(sub is module for sub in wrapper.modules()):
+        raise ExerciseError(say(
+            f"{name}: {what}: the wrapper does not register the module it wraps (it is not among "
+            f"wrapper.modules()).\n  hint: keep it as an attribute, self.module = module (an "
+            f"nn.Module attribute is registered); in a plain list or dict it is invisible to "
+            f".parameters(), so an optimizer built from the network never updates it, and to "
+            f".eval() and reset_net.",
+            f"{name}：{what}：包装器没有注册它所包装的模块（它不在 wrapper.modules() 之中）。\n"
+            f"  提示：请把它保存为属性 self.module = module（nn.Module 类型的属性会被注册）；放在普通的"
+            f"列表或字典里，.parameters() 就看不到它，用网络参数构建的优化器永远不会更新它，.eval() "
+            f"和 reset_net 也够不着它。"))
 
 
 def _close(a: Any, b: Any, atol: float = 1e-10) -> bool:
@@ -226,6 +274,14 @@ def _layers(arch: str, seed: int, node: Callable[[], nn.Module]) -> list[nn.Modu
         elif arch == "cnn_pool_neuron":   # a neuron right after a SpikeTraceOp
             layers = [nn.Conv2d(1, 2, 3, padding=1), node(), nn.AvgPool2d(2), node(),
                       nn.Flatten(), nn.Linear(8, 3)]
+        elif arch == "mlp_renamed":  # a neuron of a subclass with a name of its own
+            layers = [nn.Linear(4, 6), node(), nn.Flatten(), _SpikingUnit(), nn.Linear(6, 3)]
+        elif arch == "mlp_norm":     # buffers (running statistics) but no parameters
+            layers = [nn.Linear(4, 6), node(), _Centre(6), nn.Linear(6, 3)]
+        elif arch == "mlp_nested":   # a block that is itself an OTTTSequential
+            from ...layer.ottt_sequential import OTTTSequential
+            layers = [nn.Linear(4, 6), node(), OTTTSequential(nn.Linear(6, 5), node()),
+                      nn.Linear(5, 3)]
         else:  # pragma: no cover
             raise ValueError(arch)
         for m in layers:
@@ -234,17 +290,39 @@ def _layers(arch: str, seed: int, node: Callable[[], nn.Module]) -> list[nn.Modu
         return [m.double() for m in layers]
 
 
-_IN_SHAPE = {"mlp": (4,), "cnn": (1, 4, 4), "cnn_pool_neuron": (1, 4, 4), "mlp_affine": (4,)}
+class _Centre(nn.Module):
+    """``x - centre`` with ``centre`` a buffer: state, but no parameters (a SpikeTraceOp layer)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.register_buffer("centre", torch.full((n,), 0.25))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x - self.centre
+
+
+class _SpikingUnit(OTTTLIFNode):
+    """An ``OTTTLIFNode`` under another class name: a neuron is known by ``isinstance``."""
+
+
+_IN_SHAPE = {"mlp": (4,), "cnn": (1, 4, 4), "cnn_pool_neuron": (1, 4, 4), "mlp_affine": (4,),
+             "mlp_renamed": (4,), "mlp_norm": (4,), "mlp_nested": (4,)}
 _ARCH_TEXT = {"mlp": "MLP Linear-LIF-Linear-LIF-Linear",
               "mlp_affine": "MLP Linear-LIF-Affine-LIF-Linear (Affine: y = scale * x + shift, "
                             "a layer with parameters that is neither Linear nor Conv)",
               "cnn": "CNN Conv-LIF-Conv-LIF-AvgPool-Flatten-Linear",
-              "cnn_pool_neuron": "CNN Conv-LIF-AvgPool-LIF-Flatten-Linear"}
+              "cnn_pool_neuron": "CNN Conv-LIF-AvgPool-LIF-Flatten-Linear",
+              "mlp_renamed": "MLP Linear-LIF-Flatten-SpikingUnit-Linear (SpikingUnit: a subclass of OTTTLIFNode)",
+              "mlp_norm": "MLP Linear-LIF-Centre-Linear (Centre: x - a buffer, no parameters)",
+              "mlp_nested": "MLP Linear-LIF-OTTTSequential(Linear-LIF)-Linear"}
 _ARCH_TEXT_ZH = {"mlp": "MLP Linear-LIF-Linear-LIF-Linear",
                  "mlp_affine": "MLP Linear-LIF-Affine-LIF-Linear（Affine：y = scale * x + shift，"
                                "一个有参数、但既不是 Linear 也不是 Conv 的层）",
                  "cnn": "CNN Conv-LIF-Conv-LIF-AvgPool-Flatten-Linear",
-                 "cnn_pool_neuron": "CNN Conv-LIF-AvgPool-LIF-Flatten-Linear"}
+                 "cnn_pool_neuron": "CNN Conv-LIF-AvgPool-LIF-Flatten-Linear",
+                 "mlp_renamed": "MLP Linear-LIF-Flatten-SpikingUnit-Linear（SpikingUnit：OTTTLIFNode 的子类）",
+                 "mlp_norm": "MLP Linear-LIF-Centre-Linear (Centre: x - a buffer, no parameters)",
+                 "mlp_nested": "MLP Linear-LIF-OTTTSequential(Linear-LIF)-Linear"}
 
 
 def _compare_online(name: str, arch: str, ref: nn.Module, mine: nn.Module, hint: str,

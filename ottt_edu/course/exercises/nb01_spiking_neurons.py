@@ -19,7 +19,7 @@ import torch
 
 from ...neuron.lif import OTTTLIFNode
 from ..language import say
-from .core import ExerciseError, _NotAttempted, _call, _correct, _fail, _not_attempted
+from .core import (ExerciseError, _NotAttempted, _call, _correct, _fail, _not_attempted, watched)
 
 __all__ = ["check_first_spike_time"]
 
@@ -83,6 +83,17 @@ _FIRST_SPIKE_TIES = [
 ]
 
 
+# Slow neurons (x * tau just above v_threshold): the first spike comes after 50 to 500 steps, so
+# a loop capped at a few dozen steps reports them silent.
+_FIRST_SPIKE_LATE = [(0.0505, 20.0, 1.0), (0.02, 60.0, 1.0), (0.0101, 100.0, 1.0)]
+# x * tau == v_threshold exactly (in binary too): v[t] = v_threshold (1 - k^(t+1)) < v_threshold
+# for every t, so the neuron never fires; a floating-point simulation (OTTTLIFNode included)
+# reaches the threshold after some 25 (float32) or 50 (float64) steps by rounding alone. None is
+# the answer; the step at which a float64 loop fires is accepted too (it is the same loop as the
+# simulation's); a guard x * tau < v_threshold sends the closed form into log(0).
+_NEVER_EXACTLY = [(0.5, 2.0, 1.0), (0.1, 10.0, 1.0), (0.25, 4.0, 1.0), (0.75, 2.0, 1.5)]
+
+
 def _first_spike_by(x: float, tau: float, thr: float, charge: Callable[[float], float],
                     strict: bool = False, T_max: int = 2000) -> Optional[int]:
     """First spike of ``v = charge(v)`` from ``v = 0`` (a model of a wrong answer, for hints)."""
@@ -111,6 +122,11 @@ def _first_spike_mistakes(x: float, tau: float, thr: float) -> dict[str, Optiona
             "充电方程：这个神经元不把输入除以 tau (decay_input=False)："
             "v[t] = (1 - 1/tau) v[t-1] + x。"):
             _first_spike_by(x, tau, thr, lambda v: v + (x - v) / tau),
+        say("charge equation: the leak comes before the input: v[t] = (1 - 1/tau) v[t-1] + x, "
+            "not (1 - 1/tau) (v[t-1] + x) (that leaks the new input too).",
+            "充电方程：先泄漏、再加输入：v[t] = (1 - 1/tau) v[t-1] + x，而不是 "
+            "(1 - 1/tau) (v[t-1] + x)（那样连新的输入也泄漏了）。"):
+            _first_spike_by(x, tau, thr, lambda v: k * (v + x)),
         say("charge equation: the leak factor is k = 1 - 1/tau, not 1/tau.",
             "充电方程：泄漏因子是 k = 1 - 1/tau，而不是 1/tau。"):
             _first_spike_by(x, tau, thr, lambda v: v / tau + x),
@@ -120,14 +136,29 @@ def _first_spike_mistakes(x: float, tau: float, thr: float) -> dict[str, Optiona
     }
 
 
+def _equality_hint(x: float, tau: float) -> str:
+    return say(f"here x * tau = {x * tau:g} = v_threshold exactly: v[t] = v_threshold (1 - k^(t+1)) "
+               f"stays below v_threshold for every t and only reaches it in the limit, so the "
+               f"neuron never fires: return None. Decide it with x * tau <= v_threshold (the "
+               f"formula's log(0) fails; a float64 loop that fires after some 50 steps by rounding "
+               f"alone is accepted too).",
+               f"这里 x * tau = {x * tau:g}，恰好等于 v_threshold：v[t] = v_threshold (1 - k^(t+1)) "
+               f"对每个 t 都低于 v_threshold，只在极限中才达到，所以神经元永远不会发放：请返回 "
+               f"None。请用 x * tau <= v_threshold 判断（公式中的 log(0) 会出错；仅因舍入误差而在大约 "
+               f"50 步后发放的 float64 循环也算正确）。")
+
+
+@watched()
 def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -> bool:
     """Check ``fn(x, tau, v_threshold) -> first spike index or None`` (notebook 01).
 
     The neuron is ``OTTTLIFNode(tau, v_threshold)`` (``decay_input=False``, soft reset) fed the
     constant current ``x`` from ``v = 0``: ``v[t] = x (1 - k^(t+1)) / (1 - k)`` with
     ``k = 1 - 1/tau`` until the first spike. ``fn`` must return the first time step ``t``
-    (counting from 0) at which it spikes, or ``None`` if it never does (``x * tau < v_threshold``).
-    Checked on fixed and seeded random cases against a simulation of ``OTTTLIFNode``.
+    (counting from 0) at which it spikes, or ``None`` if it never does (``x * tau <= v_threshold``).
+    Checked on fixed and seeded random cases against a simulation of ``OTTTLIFNode``, slow
+    neurons that fire after hundreds of steps, exact ties, and ``x * tau == v_threshold``
+    exactly (never fires; the step at which a float64 loop fires by rounding is accepted too).
     """
     name = "check_first_spike_time"
     gen = torch.Generator().manual_seed(1)
@@ -138,15 +169,25 @@ def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -
         thr = 0.5 + 1.5 * float(torch.rand(1, generator=gen))
         if abs(x * tau - thr) > 1e-2:
             cases.append((round(x, 3), round(tau, 3), round(thr, 3)))
-    cases += _FIRST_SPIKE_TIES
+    cases += _FIRST_SPIKE_TIES + _FIRST_SPIKE_LATE
     try:
         answers = []                   # (case, expected, got) for every case that is checked
-        for x, tau, thr in cases:
-            expected, margin = _simulate_first_spike(x, tau, thr)
-            if margin < 1e-9 and (x, tau, thr) not in _FIRST_SPIKE_TIES:
-                continue               # a random case on a rounding knife-edge
-            got = _time_step_answer(name, f"x={x}, tau={tau}, v_threshold={thr}",
-                                    _call(name, fn, x, tau, thr))
+        for x, tau, thr in cases + _NEVER_EXACTLY:
+            if (x, tau, thr) in _NEVER_EXACTLY:
+                expected = None        # exact: v only reaches v_threshold in the limit
+                try:
+                    raw = _call(name, fn, x, tau, thr)
+                except (ValueError, ZeroDivisionError, OverflowError) as e:
+                    _fail(name, f"x={x}, tau={tau}, v_threshold={thr}", None,
+                          f"{type(e).__name__}: {e}", _equality_hint(x, tau))
+            else:
+                expected, margin = _simulate_first_spike(x, tau, thr)
+                if margin < 1e-9 and (x, tau, thr) not in _FIRST_SPIKE_TIES:
+                    continue           # a random case on a rounding knife-edge
+                raw = _call(name, fn, x, tau, thr)
+            got = _time_step_answer(name, f"x={x}, tau={tau}, v_threshold={thr}", raw)
+            if (x, tau, thr) in _NEVER_EXACTLY and got is not None and got == _simulate_first_spike(x, tau, thr)[0]:
+                got = None             # a float64 loop's answer: rounding, accepted as "never"
             answers.append(((x, tau, thr), expected, got))
         wrong = [a for a in answers if not (a[2] == a[1] and (a[2] is None) == (a[1] is None))]
         if wrong:
@@ -157,7 +198,17 @@ def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -
                     _fail(name, f"x={x}, tau={tau}, v_threshold={thr}", expected, got, hint)
         for (x, tau, thr), expected, got in wrong[:1]:
             case = f"x={x}, tau={tau}, v_threshold={thr}"
-            if expected is None:
+            if (x, tau, thr) in _NEVER_EXACTLY:
+                hint = _equality_hint(x, tau)
+            elif expected is not None and expected > 50 and got is None:
+                hint = say(f"the neuron does fire, late: x * tau = {x * tau:.4f} is just above "
+                           f"v_threshold, so v[t] creeps up for many steps. A loop capped at a "
+                           f"few dozen steps stops too early; once x * tau > v_threshold the neuron "
+                           f"always fires, so a loop needs no cap (or use the closed form).",
+                           f"神经元会发放，只是很晚：x * tau = {x * tau:.4f} 仅略高于 v_threshold，"
+                           f"v[t] 要缓慢上升很多步。只循环几十步就停下太早了；只要 x * tau > "
+                           f"v_threshold，神经元就一定会发放，所以循环不需要上限（或者用闭式解）。")
+            elif expected is None:
                 hint = say(f"here x * tau = {x * tau:.4f} < v_threshold, so v only approaches "
                            f"x * tau from below and the neuron never fires: return None.",
                            f"这里 x * tau = {x * tau:.4f} < v_threshold，v 只会从下方趋近 "

@@ -16,35 +16,50 @@ import torch
 
 from ...neuron.surrogate import Sigmoid
 from ..language import say
-from .core import _NotAttempted, _call, _correct, _fail, _need_tensor, _not_attempted
+from .harness import _inputs_unchanged
+from .core import (_NotAttempted, _call, _correct, _fail, _need_dtype, _need_tensor, _not_attempted,
+                   watched)
 
 __all__ = ["check_surrogate_spike"]
 
 
+#: how far the forward value may be from the exact step, in units of the dtype's eps: the
+#: natural ``H + s - s.detach()`` is off by one unit of rounding where ``s`` is not small
+VALUE_TOLERANCE = 4
+
+
 # -- 02: surrogate spike with detach ----------------------------------------------------------
+@watched("ottt_edu.neuron.surrogate.heaviside")
 def check_surrogate_spike(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool:
     """Check ``fn(x, alpha) -> spike`` (notebook 02): step forward, sigmoid-surrogate backward.
 
-    The output's value must equal ``heaviside(x)`` exactly (1 where ``x >= 0``) and its
+    The output's value must equal ``heaviside(x)`` (1 where ``x >= 0``), up to 4 units of
+    rounding (``VALUE_TOLERANCE`` times the dtype's eps), it must keep the input's dtype, and its
     gradient must be ``alpha sigmoid(alpha x)(1 - sigmoid(alpha x))``, as for
     ``ottt_edu.neuron.surrogate.Sigmoid(alpha)``. Checked for several seeded ``x`` (including
-    ``x = 0``) and ``alpha`` in ``{1, 4, 10}``.
+    ``x = 0``), ``alpha`` in ``{1, 4, 10}``, float64 and float32.
     """
     name = "check_surrogate_spike"
     gen = torch.Generator().manual_seed(2)
     try:
-        for i, alpha in enumerate([4.0, 1.0, 10.0]):
-            x = (2.0 * torch.rand(3, 5, generator=gen, dtype=torch.float64) - 1.0)
+        for i, (alpha, dtype) in enumerate([(4.0, torch.float64), (1.0, torch.float64),
+                                            (10.0, torch.float64), (4.0, torch.float32)]):
+            x = (2.0 * torch.rand(3, 5, generator=gen, dtype=torch.float64) - 1.0).to(dtype)
             x[0, 0] = 0.0
             x_ref = x.clone().requires_grad_(True)
             ref = Sigmoid(alpha)(x_ref)
-            w = torch.rand(3, 5, generator=gen, dtype=torch.float64)
+            w = torch.rand(3, 5, generator=gen, dtype=torch.float64).to(dtype)
             (ref * w).sum().backward()
             x_in = x.clone().requires_grad_(True)
-            case = say(f"case {i} (alpha={alpha}, x of shape (3, 5))",
-                       f"用例 {i} (alpha={alpha}, x 的形状为 (3, 5))")
+            kind = str(dtype).replace("torch.", "")
+            case = say(f"case {i} (alpha={alpha}, x of shape (3, 5), {kind})",
+                       f"用例 {i} (alpha={alpha}, x 的形状为 (3, 5), {kind})")
             got = _need_tensor(name, case, _call(name, fn, x_in, alpha), (3, 5))
-            if not torch.equal(got.detach().to(ref.dtype), ref.detach()):
+            _inputs_unchanged(name, case, x=(x, x_in))
+            _need_dtype(name, case, got, dtype)
+            # the value: the step, up to the last bits (H + s - s.detach() rounds there)
+            off = float((got.detach() - ref.detach()).abs().max())
+            if off > VALUE_TOLERANCE * torch.finfo(dtype).eps:
                 hint = say("the forward value must be the exact step: 1.0 where x >= 0 (x = 0 "
                            "included), 0.0 elsewhere. A value like sigmoid(alpha x) + ... - ... "
                            "can be off by rounding: keep the exact step as the value and add a term that is "
@@ -55,6 +70,10 @@ def check_surrogate_spike(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> 
                 if float(got.detach()[0, 0]) == 0.0:
                     hint = say("at x = 0 the spike is 1 (SpikingJelly fires when v >= v_threshold).",
                                "在 x = 0 处脉冲为 1（SpikingJelly 在 v >= v_threshold 时发放）。")
+                hint += say(f" (largest difference from the step: {off:.3g}; accepted: "
+                            f"{VALUE_TOLERANCE} x the dtype's eps, {VALUE_TOLERANCE * torch.finfo(dtype).eps:.1g})",
+                            f"（与阶跃函数的最大差值：{off:.3g}；可接受：该 dtype 的 eps 的 "
+                            f"{VALUE_TOLERANCE} 倍，即 {VALUE_TOLERANCE * torch.finfo(dtype).eps:.1g}）")
                 _fail(name, case + say(", forward value", "，前向值"), ref, got, hint)
             if got.grad_fn is None:
                 _fail(name, case + say(", gradient", "，梯度"),
@@ -81,6 +100,6 @@ def check_surrogate_spike(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> 
     except _NotAttempted:
         return _not_attempted(say("your surrogate_spike", "你的 surrogate_spike"))
     return _correct(say("step forward and sigmoid-surrogate backward match surrogate.Sigmoid "
-                        "for alpha = 4, 1 and 10.",
-                        "前向为阶跃、反向为 sigmoid 替代梯度，在 alpha = 4、1 和 10 时都与 "
-                        "surrogate.Sigmoid 一致。"))
+                        "for alpha = 4, 1 and 10, in float64 and float32.",
+                        "前向为阶跃、反向为 sigmoid 替代梯度，在 alpha = 4、1 和 10 时，float64 与 "
+                        "float32 下都与 surrogate.Sigmoid 一致。"))

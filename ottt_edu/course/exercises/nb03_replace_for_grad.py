@@ -18,7 +18,7 @@ import torch
 
 from ...layer.replace_for_grad import ReplaceforGrad
 from ..language import say
-from .core import (ExerciseError, _NotAttempted, _call, _correct, _fail, _need_dtype, _need_tensor,
+from .core import (watched, ExerciseError, _NotAttempted, _call, _correct, _fail, _need_dtype, _need_tensor,
                    _not_attempted)
 from .harness import _close, _grad_hint, _inputs_unchanged, _run
 
@@ -26,6 +26,7 @@ __all__ = ["check_replace_by_detach", "check_replace_for_grad"]
 
 
 # -- 03: ReplaceforGrad by detach ---------------------------------------------------------------
+@watched()
 def check_replace_by_detach(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
     """Check ``fn(x, x_r) -> y`` (notebook 03): value of ``x_r``, gradient to ``x``.
 
@@ -85,6 +86,7 @@ def check_replace_by_detach(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
                         "值来自 x_r，梯度传给 x：在 3 种形状上与 ReplaceforGrad 一致。"))
 
 # -- 03: ReplaceforGrad as a torch.autograd.Function -------------------------------------------
+@watched()
 def check_replace_for_grad(fn_class: Any) -> bool:
     """Check a ``torch.autograd.Function`` subclass against ``ReplaceforGrad`` (notebook 03).
 

@@ -26,9 +26,9 @@ from ...layer.ottt_sequential import OTTTSequential
 from ...neuron.lif import OTTTLIFNode
 from ...neuron.surrogate import Sigmoid
 from ..language import say
-from .core import (ExerciseError, _NotAttempted, _correct, _fail, _fmt, _need_class, _need_dtype,
+from .core import (watched, ExerciseError, _NotAttempted, _correct, _fail, _fmt, _need_class, _need_dtype,
                    _need_tensor, _not_attempted)
-from .harness import (_Dispatch, _StepFnNode, _close, _compare_online, _grad_hint,
+from .harness import (_registers_module, _Dispatch, _StepFnNode, _close, _compare_online, _grad_hint,
                       _inputs_unchanged, _layers, _run)
 
 __all__ = ["check_trace_closed_form", "check_ottt_weight_grad", "check_ottt_lif_step",
@@ -50,6 +50,7 @@ def _library_spikes_and_traces(T: int, N: int, tau: float, seed: int
     return torch.stack(spikes), torch.stack(traces)
 
 
+@watched()
 def check_trace_closed_form(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool:
     """Check ``fn(spikes, tau) -> traces`` (notebook 04), both ``(T, N)``.
 
@@ -120,6 +121,7 @@ def check_trace_closed_form(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
                         "的迹。"))
 
 
+@watched()
 def check_ottt_weight_grad(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
     """Check ``fn(g, a) -> dL/dW`` (notebook 04): ``sum_t g[t]^T a[t]``.
 
@@ -200,19 +202,18 @@ def _lif_step_ref(x: torch.Tensor, v: torch.Tensor, trace: torch.Tensor, tau: fl
     return out, node.v, node.trace
 
 
+@watched("ottt_edu.neuron.surrogate")
 def check_ottt_lif_step(fn: Callable[..., Any]) -> bool:
     """Check ``fn(x, v, trace, tau, v_threshold, surrogate, training) -> (out, v, trace)``:
     one step of ``OTTTLIFNode`` (notebook 04).
 
     ``x``, ``v`` (after the previous step's reset) and ``trace`` are tensors of one shape
-    ``(B, ...)``. With ``k = 1 - 1/tau``: charge ``v = k * v.detach() + x``; fire
-    ``spike = surrogate(v - v_threshold)``; soft, detached reset
-    ``v = v - spike.detach() * v_threshold``; in training the trace ``k * trace + spike``
-    without gradient, and ``out = [spike, trace]``; in eval ``out = spike`` and the trace is
-    returned unchanged. Checked step by step (values, the gradient through the spike, the
-    gradient through the new ``v``, no gradient into the old ``v`` or the trace, exact ties
-    ``v == v_threshold``, inputs unchanged), then as the neuron of an MLP and a CNN over
-    several steps and sequences, in training and eval mode, against ``OTTTLIFNode``.
+    ``(B, ...)``. Checked against ``OTTTLIFNode`` (the neuron section 1 of the notebook
+    describes): the values of the spike, the new ``v`` and the trace; which gradients flow
+    (through the spike, through the new ``v``) and which must not (into the old ``v``, into
+    the trace); exact ties ``v == v_threshold``; training (a ``[spike, trace]`` pair) and eval
+    (the spike alone, the trace untouched); inputs left unchanged; then as the neuron of an
+    MLP and a CNN over several steps and sequences, in training and eval mode.
     """
     name = "check_ottt_lif_step"
     gen = torch.Generator().manual_seed(41)
@@ -399,6 +400,7 @@ def check_ottt_lif_step(fn: Callable[..., Any]) -> bool:
 
 
 # -- 04: GradwithTrace from ReplaceforGrad ------------------------------------------------------
+@watched("ottt_edu.layer.replace_for_grad")
 def check_grad_with_trace(wrapper_class: Callable[[nn.Module], nn.Module]) -> bool:
     """Check ``wrapper_class(module)([spike, trace]) -> y`` against ``GradwithTrace`` (notebook 04).
 
@@ -412,6 +414,7 @@ def check_grad_with_trace(wrapper_class: Callable[[nn.Module], nn.Module]) -> bo
     _need_class(name, wrapper_class, "MyGradwithTrace")
     gen = torch.Generator().manual_seed(42)
     try:
+        _registers_module(name, wrapper_class, nn.Linear(3, 2), "MyGradwithTrace(nn.Linear(3, 2))")
         specs = [("nn.Linear(3, 2)", lambda: nn.Linear(3, 2), (2, 3)),
                  ("nn.Linear(4, 4, bias=False)", lambda: nn.Linear(4, 4, bias=False), (3, 4)),
                  ("nn.Conv2d(2, 3, 3, padding=1)", lambda: nn.Conv2d(2, 3, 3, padding=1), (2, 2, 4, 4))]

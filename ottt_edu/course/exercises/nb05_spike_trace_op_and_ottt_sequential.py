@@ -24,9 +24,9 @@ from ...layer.grad_with_trace import GradwithTrace
 from ...layer.ottt_sequential import OTTTSequential
 from ...neuron.lif import LIFNode, OTTTLIFNode
 from ..language import say
-from .core import (ExerciseError, _NotAttempted, _correct, _fail, _fmt, _need_class,
+from .core import (watched, ExerciseError, _NotAttempted, _correct, _fail, _fmt, _need_class,
                    _not_attempted, answer_value)
-from .harness import (_Dispatch, _FnSequential, _close, _compare_online, _grad_hint,
+from .harness import (_registers_module, _Dispatch, _FnSequential, _close, _compare_online, _grad_hint,
                       _inputs_unchanged, _layers, _run)
 
 __all__ = ["WRAPPER_NAMES", "check_wrapping_prediction", "check_spike_trace_op",
@@ -62,6 +62,7 @@ def _normalize_wrapper(answer: Any) -> Any:
     return answer
 
 
+@watched()
 def check_wrapping_prediction(net: OTTTSequential, prediction: Optional[Sequence[str]]) -> bool:
     """Check a prediction of how ``OTTTSequential`` applies each layer (notebook 05).
 
@@ -74,7 +75,7 @@ def check_wrapping_prediction(net: OTTTSequential, prediction: Optional[Sequence
     if not isinstance(net, OTTTSequential):
         raise TypeError(say(f"{name}: net must be an OTTTSequential, got {type(net).__name__}.",
                             f"{name}：net 必须是 OTTTSequential，收到的是 {type(net).__name__}。"))
-    prediction = answer_value(name, prediction)
+    prediction = answer_value(name, prediction, forbidden=["wrapping", "ottt_forward"])
     if prediction is None:
         print(say("Not attempted yet: my_prediction still raises NotImplementedError (or gives None): "
                   "make it return a list with one wrapper name per layer and run the cell again.",
@@ -123,6 +124,7 @@ class _Scale(nn.Module):
         return 0.5 * x
 
 
+@watched()
 def check_spike_trace_op(op_class: Callable[[nn.Module], nn.Module]) -> bool:
     """Check ``op_class(module)([spike, trace]) -> [module(spike), module(trace)]`` (notebook 05).
 
@@ -136,6 +138,7 @@ def check_spike_trace_op(op_class: Callable[[nn.Module], nn.Module]) -> bool:
     _need_class(name, op_class, "MySpikeTraceOp")
     gen = torch.Generator().manual_seed(51)
     try:
+        _registers_module(name, op_class, nn.Flatten(), "MySpikeTraceOp(nn.Flatten())")
         for i, (mname, m, shape) in enumerate([("nn.AvgPool2d(2)", nn.AvgPool2d(2), (2, 3, 4, 4)),
                                                ("nn.Flatten()", nn.Flatten(), (2, 3, 2, 2)),
                                                ("0.5 * x", _Scale(), (2, 5))]):
@@ -146,8 +149,17 @@ def check_spike_trace_op(op_class: Callable[[nn.Module], nn.Module]) -> bool:
             s_leaf = spike0.clone().requires_grad_(True)
             a_leaf = trace0.clone().requires_grad_(True)    # a trace with a graph, to be ignored
             s_in, a_in = s_leaf * 1.0, a_leaf * 1.0
-            out = _run(name, case, lambda: op_class(m)([s_in, a_in]))
+            pair = [s_in, a_in]
+            out = _run(name, case, lambda: op_class(m)(pair))
             _inputs_unchanged(name, case, spike=(spike0, s_in), trace=(trace0, a_in))
+            if len(pair) != 2 or pair[0] is not s_in or pair[1] is not a_in:
+                raise ExerciseError(say(
+                    f"{name}: for {case} your wrapper wrote into the list it was given (x[0] = "
+                    f"... or x[:] = ...).\n  hint: the caller may still need its [spike, trace]; "
+                    f"return a new list, [module(spike), module(trace)].",
+                    f"{name}：{case}：你的包装器改写了传给它的列表（x[0] = ... 或 x[:] = ...）。\n"
+                    f"  提示：调用者可能还需要它的 [spike, trace]；请返回一个新的列表 "
+                    f"[module(spike), module(trace)]。"))
             want_s, want_a = m(spike0), m(trace0)
             if not (isinstance(out, (list, tuple)) and len(out) == 2
                     and all(isinstance(o, torch.Tensor) for o in out)):
@@ -218,14 +230,20 @@ def check_spike_trace_op(op_class: Callable[[nn.Module], nn.Module]) -> bool:
 
 
 # -- 05: OTTTSequential's dispatch rule --------------------------------------------------------
+@watched("ottt_edu.neuron", "ottt_edu.layer.grad_with_trace", "ottt_edu.layer.spike_trace_op",
+         "ottt_edu.layer.replace_for_grad", "ottt_edu.layer.pair_module", "ottt_edu.layer.dropout",
+         "ottt_edu.layer.ottt_sequential.OTTTSequential.forward")  # running a nested block
 def check_ottt_dispatch(fn: Callable[[list, Any], Any]) -> bool:
     """Check ``fn(layers, x) -> output``: ``OTTTSequential``'s forward (notebook 05).
 
     For each layer ``m`` in order: while ``x`` is a plain tensor, ``x = m(x)``; once it is a
     ``[spike, trace]`` pair, a spiking neuron gets the spike only (``m(x[0])``), a module with
     parameters goes through ``GradwithTrace``, a parameter-free one through ``SpikeTraceOp``.
-    Checked on two MLPs (one with a parametric layer that is neither ``nn.Linear`` nor a conv,
-    so that dispatching by type fails) and two CNNs (one with a neuron right after pooling);
+    A nested ``OTTTSequential`` gets the pair as it is (it runs as itself). Checked on two
+    MLPs (one with a parametric layer that is neither ``nn.Linear`` nor a conv, so that
+    dispatching by type fails), two CNNs (one with a neuron right after pooling), a neuron
+    of a renamed subclass, a layer with a buffer and no parameters, and a
+    nested ``OTTTSequential``;
     a neuron given the trace or stepped twice gets its own hint. In training mode
     (outputs, input and parameter gradients) and eval mode, over two sequences with
     ``reset_net`` between, against ``OTTTSequential``.
@@ -246,28 +264,46 @@ def check_ottt_dispatch(fn: Callable[[list, Any], Any]) -> bool:
                   "有参数的层（无论哪种）都要经过 GradwithTrace：请用类似 "
                   "any(p.requires_grad for p in m.parameters()) 的方式判断，而不是看它的类型"
                   "（这一层既不是 nn.Linear 也不是 nn.Conv2d）。")
+    by_name = say("a neuron is recognised by isinstance(m, LIFNode), not by its class name: "
+                  "this network's neuron is a subclass of OTTTLIFNode with a name of its own.",
+                  "要用 isinstance(m, LIFNode) 识别神经元，而不是看类名：这个网络中的神经元是 "
+                  "OTTTLIFNode 的一个子类，有自己的名字。")
+    by_buffers = say("parameters, not buffers: this layer keeps a tensor as a buffer (state, like "
+                     "BatchNorm's running statistics) but has no parameters, so it goes through "
+                     "SpikeTraceOp (m.parameters(), not m.state_dict() or m.buffers()).",
+                     "看参数，而不是缓冲区：这一层把一个张量保存为缓冲区（状态，就像 BatchNorm 的"
+                     "运行统计量），但没有参数，所以它要经过 SpikeTraceOp（用 m.parameters()，而不是 "
+                     "m.state_dict() 或 m.buffers()）。")
+    nested = say("a nested OTTTSequential takes the [spike, trace] pair as it is and applies the "
+                 "rule to its own layers (it runs as itself): wrapping it in GradwithTrace would "
+                 "step its neurons twice.",
+                 "嵌套的 OTTTSequential 原样接收 [spike, trace]，并对它自己的各层应用同样的规则"
+                 "（它作为自身运行）：把它包进 GradwithTrace 会让其中的神经元前进两步。")
     try:
-        for arch in ("mlp", "cnn", "cnn_pool_neuron", "mlp_affine"):
+        for arch in ("mlp", "cnn", "cnn_pool_neuron", "mlp_affine", "mlp_renamed", "mlp_norm",
+                     "mlp_nested"):
             ref = OTTTSequential(*_layers(arch, 4, OTTTLIFNode))
             mine = _FnSequential(fn, *_layers(arch, 4, OTTTLIFNode))
             try:
                 _compare_online(name, arch, ref, mine, rule)
             except ExerciseError as err:
                 specific = _dispatch_mistake(name, arch, fn, rule)
-                if specific is None and arch == "mlp_affine":
-                    specific = by_type      # the other networks passed: the rule is by type
+                if specific is None:        # the earlier networks passed: this one's point
+                    specific = {"mlp_affine": by_type, "mlp_renamed": by_name,
+                                "mlp_norm": by_buffers, "mlp_nested": nested}.get(arch)
                 if specific is None:
                     raise
                 raise ExerciseError(say(f"{err}\n  more precisely: {specific}",
                                         f"{err}\n  更具体地说：{specific}")) from None
     except _NotAttempted:
         return _not_attempted(say("your ottt_forward", "你的 ottt_forward"))
-    return _correct(say("same outputs and gradients as OTTTSequential on two MLPs (one with a "
-                        "parametric layer that is neither Linear nor Conv) and two CNNs, in "
-                        "training and eval mode, over two sequences with reset_net between.",
-                        "在两个 MLP（其中一个含有既不是 Linear 也不是 Conv 的带参数层）和两个 CNN "
-                        "上，训练模式和评估模式下，两个序列（中间调用 reset_net）的输出和梯度都与 "
-                        "OTTTSequential 相同。"))
+    return _correct(say("same outputs and gradients as OTTTSequential on seven networks (a "
+                        "parametric layer that is neither Linear nor Conv, CNNs, a renamed neuron, "
+                        "a layer with a buffer and no parameters, a nested OTTTSequential), in training and "
+                        "eval mode, over two sequences with reset_net between.",
+                        "在七个网络上（含有既不是 Linear 也不是 Conv 的带参数层、CNN、改了名的神经元、"
+                        "只有缓冲区而没有参数的层、嵌套的 OTTTSequential），训练模式和评估模式下，两个序列"
+                        "（中间调用 reset_net）的输出和梯度都与 OTTTSequential 相同。"))
 
 
 def _neuron_on_trace(layers: list, x: Any) -> Any:

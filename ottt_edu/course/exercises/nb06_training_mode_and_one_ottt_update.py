@@ -25,7 +25,7 @@ from ...layer.ottt_sequential import OTTTSequential
 from ...measure.autograd_memory import SavedTensorMeter
 from ...neuron.lif import LIFNode, OTTTLIFNode
 from ..language import say
-from .core import ExerciseError, _NotAttempted, _call, _correct, _fail, _not_attempted
+from .core import (ExerciseError, _NotAttempted, _call, _correct, _fail, _not_attempted, watched)
 from .harness import _inputs_unchanged
 
 __all__ = ["check_ottt_a_step"]
@@ -36,13 +36,18 @@ def _ottt_a_reference(net: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
                       optimizer: torch.optim.Optimizer, *, online: bool = False,
                       divide_by_T: bool = True, reset: bool = True, steps: Optional[int] = None,
                       zero_grad_inside: bool = False, eval_mode: bool = False,
-                      step_inside: bool = False, mean_output: bool = False) -> float:
+                      step_inside: bool = False, mean_output: bool = False,
+                      divide_power: int = 1, zero_grad_first: bool = True) -> float:
     """OTTT_A (``online=False``) or OTTT_O (``online=True``) update on one sequence; the other
     switches model common mistakes. Returns the sequence's loss (sum of the per-step losses / T)."""
     T = x_seq.shape[0]
     if eval_mode:
         net.eval()
-    optimizer.zero_grad()
+    if zero_grad_first:
+        optimizer.zero_grad()
+    else:       # the stale gradient the checker leaves, as after an earlier batch
+        for p in net.parameters():
+            p.grad = torch.ones_like(p)
     total = 0.0
     if mean_output:   # one loss on the time-averaged output, one backward after all T steps
         loss = F.cross_entropy(torch.stack([net(x_seq[t]) for t in range(T)]).mean(0), y)
@@ -54,7 +59,7 @@ def _ottt_a_reference(net: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
         if zero_grad_inside:
             optimizer.zero_grad()
         loss = F.cross_entropy(net(x_seq[t]), y)
-        loss = loss / T if divide_by_T else loss
+        loss = loss / T ** divide_power if divide_by_T else loss
         loss.backward()
         total += loss.item()
         if online or step_inside:
@@ -78,16 +83,15 @@ def _ottt_a_setup(seed: int) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     return net, x_seq, y
 
 
+@watched("ottt_edu.layer", "ottt_edu.neuron", "ottt_edu.functional.state")
 def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
     """Check ``fn(net, x_seq, y, optimizer) -> loss``: one OTTT_A update on one sequence
     (notebook 06).
 
-    ``fn`` must, for ``t`` in ``range(T)``: ``out = net(x_seq[t])``,
-    ``loss = F.cross_entropy(out, y) / T``, ``loss.backward()``; then one
-    ``optimizer.step()`` after the last step, and ``reset_net(net)``. The gradients must start
-    from zero (``optimizer.zero_grad()`` first, once). It must return the sequence's loss, a
-    float: the sum over t of ``loss.item()`` (each already divided by T). Checked on two seeded
-    tiny networks (plain SGD) by comparing the updated parameters with a reference update.
+    ``fn`` must make the OTTT_A update that the notebook describes and return the sequence's
+    loss as a float. Checked on two seeded tiny networks (plain SGD) by comparing the updated
+    parameters with a reference update; a wrong update that a known mistake explains gets
+    that mistake's hint.
     """
     name = "check_ottt_a_step"
     step_once = say("optimizer.step() once, after the T steps (OTTT_A); stepping every time step "
@@ -103,6 +107,14 @@ def check_ottt_a_step(fn: Callable[..., Any]) -> bool:
             "之前各步的梯度）：请" + step_once):
             dict(step_inside=True),
         say("did not divide the loss by T", "没有把损失除以 T"): dict(divide_by_T=False),
+        say("divided each step's loss by T twice (T ** 2): OTTT_A's loss is the mean over the T "
+            "steps, each step's loss divided by T once",
+            "把每一步的损失除了两次 T（T ** 2）：OTTT_A 的损失是 T 个时间步上的平均，每一步的损失"
+            "只除以一次 T"): dict(divide_power=2),
+        say("did not zero the gradients first: the gradients of an earlier batch are still "
+            "there and were added to this update. Call optimizer.zero_grad() once, before the loop",
+            "没有先把梯度清零：之前那个批次的梯度还在，被加进了这次更新。请在循环之前调用一次 "
+            "optimizer.zero_grad()"): dict(zero_grad_first=False),
         say("looped over range(T - 1): the last time step is missing, use range(T)",
             "循环用的是 range(T - 1)：漏掉了最后一个时间步，请用 range(T)"): dict(steps=4),
         say("called optimizer.zero_grad() inside the time loop: that erases the gradients of the "
