@@ -135,17 +135,23 @@ class CourseExecute(Execute):
         return super().process_message(msg, cell, cell_index)
 
 
-def _size(obj: Any, depth: int = 0) -> int:
-    """Characters in ``obj``'s strings (keys included), nested dicts and lists followed."""
-    if isinstance(obj, str):
-        return len(obj)
-    if depth > 20:
-        return 1
-    if isinstance(obj, dict):
-        return sum(_size(k, depth + 1) + _size(v, depth + 1) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return sum(_size(v, depth + 1) for v in obj) + len(obj)
-    return 8
+def _size(obj: Any) -> int:
+    """Characters in ``obj``'s strings (keys included), nested dicts and lists followed to any
+    depth (iteratively: a display nested deeper than any cap is counted in full)."""
+    total, todo = 0, [obj]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            total += len(item)
+            todo.extend(item)
+        else:
+            total += 8
+    return total
 
 
 class WarningsAreNotErrors(NbGraderPreprocessor):

@@ -111,20 +111,30 @@ def sandbox_problem() -> Optional[str]:
     return None
 
 
+#: the CPU weight of one sandbox (cgroup v1 ``cpu.shares``, v2 ``cpu.weight``): the kernel's
+#: defaults, i.e. a whole sandbox weighs as much as one ordinary process beside it
+CPU_SHARES, CPU_WEIGHT = 1024, 100
+
+
 def make_cgroups(limits: "SandboxLimits", name: str = "") -> list[Path]:
     """cgroups that cap a sandbox's processes (``pids``) and its memory all processes together
-    (``memory``), for a grader running as root (root is exempt from ``RLIMIT_NPROC``, and
+    (``memory``), and give it one share of the CPU however many processes it starts (``cpu``:
+    ``cpu.shares`` / ``cpu.weight`` at the default, so the scheduler weighs the sandbox as one
+    task: 300 busy processes in one sandbox no longer leave a classmate graded beside it 1/301
+    of the machine), for a grader running as root (root is exempt from ``RLIMIT_NPROC``, and
     ``RLIMIT_AS`` caps one process, not the 512 a submission may start); the launcher joins
     them before starting the sandbox. One set per grading slot (``name``): with ``--jobs`` a
-    submission that takes every process or byte it may have must not take its neighbours'.
+    submission that takes every process, byte or CPU cycle it may have must not take its
+    neighbours'.
     Empty when not root or no writable controller exists; cgroup v1 (one folder per
     controller) or v2 (one folder, the controllers the root enables)."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return []
     name = name or f"ottt-sandbox-{os.getpid()}"
     wanted = {"pids.max": limits.processes, "memory.limit_in_bytes": limits.group_memory_bytes,
-              "memory.max": limits.group_memory_bytes}
-    v1 = [Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/memory")]
+              "memory.max": limits.group_memory_bytes, "cpu.shares": CPU_SHARES,
+              "cpu.weight": CPU_WEIGHT}
+    v1 = [Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/memory"), Path("/sys/fs/cgroup/cpu")]
     bases = v1 if any(b.is_dir() for b in v1) else [Path("/sys/fs/cgroup")]
     groups = []
     for base in bases:

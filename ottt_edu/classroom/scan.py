@@ -31,7 +31,10 @@ bounded on the grader's side: a graded test cell cannot clear its own output
 from __future__ import annotations
 
 import ast
+import importlib
 import re
+import sys
+import types
 from typing import Any, Iterable
 
 __all__ = ["ALLOWED_IMPORTS", "FORBIDDEN_CALLS", "review_notes"]
@@ -108,6 +111,91 @@ _STRING_NAMES = (set(FORBIDDEN_CALLS) | set(FORBIDDEN_IMPORTS) | {
     "sys", "modules", "displayhook", "excepthook", "settrace", "setprofile", "f_globals",
     "f_locals", "f_back", "f_builtins", "gi_frame", "tb_frame", "display_pub", "user_ns",
     "run_cell", "showtraceback", "cpp_extension", "load_inline"}) - {"input", "code", "types", "io"}
+#: attribute (and imported) names that reach a forbidden module or function whatever they are
+#: read from (``helpers.getattr``, ``torch.serialization.pickle``); ``.eval()`` and
+#: ``.compile()`` are a network's and torch's own
+_ATTRIBUTE_NAMES = _STRING_NAMES - {"eval", "compile", "open"}
+#: the standard library modules of :data:`ALLOWED_IMPORTS`, imported by the scan itself to see
+#: what a ``from X import name`` brings (other packages are looked at once they are imported)
+_STDLIB_ALLOWED = {"typing", "dataclasses", "collections", "itertools", "functools", "copy",
+                   "random", "statistics", "fractions", "time", "warnings", "enum", "abc",
+                   "string", "textwrap", "math"}
+
+
+def _module_attribute(module: str, name: str) -> Any:
+    """What ``from module import name`` binds, as far as the grader can tell without importing
+    anything it has not (the standard library's allowed modules excepted); ``None`` if unknown."""
+    loaded = sys.modules.get(module)
+    if loaded is None and module.split(".")[0] in _STDLIB_ALLOWED:
+        try:
+            loaded = importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - a module that does not exist fails in the kernel too
+            return None
+    return getattr(loaded, name, None) if loaded is not None else None
+
+
+def _fold(node: ast.AST, depth: int = 0) -> Any:
+    """The value of an expression made only of constants (``"_" * 2 + "import"``, an f-string,
+    ``"".join([...])``, ``chr(95)``, ``"tropmi"[::-1]``), or ``None``."""
+    if depth > 50:
+        return None
+    fold = lambda n: _fold(n, depth + 1)  # noqa: E731
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.BinOp):
+        left, right = fold(node.left), fold(node.right)
+        if left is None or right is None:
+            return None
+        try:
+            if isinstance(node.op, ast.Add) and type(left) is type(right) and isinstance(left, (str, int)):
+                return left + right
+            if isinstance(node.op, ast.Mult) and {type(left), type(right)} == {str, int}:
+                count = left if isinstance(left, int) else right
+                return (left * right) if 0 <= count <= 64 else None
+            if isinstance(node.op, ast.Mod) and isinstance(left, str):
+                return left % right
+        except (TypeError, ValueError):
+            return None
+        return None
+    if isinstance(node, ast.JoinedStr):
+        parts = [fold(v.value) if isinstance(v, ast.FormattedValue) else fold(v) for v in node.values]
+        return "".join(str(p) for p in parts) if all(p is not None for p in parts) else None
+    if isinstance(node, (ast.Tuple, ast.List)):
+        items = [fold(e) for e in node.elts]
+        return tuple(items) if all(i is not None for i in items) else None
+    if isinstance(node, ast.Subscript):
+        value = fold(node.value)
+        if isinstance(value, str) and isinstance(node.slice, ast.Slice):
+            bounds = [fold(b) if b is not None else None for b in (node.slice.lower, node.slice.upper, node.slice.step)]
+            try:
+                return value[slice(*bounds)]
+            except (TypeError, ValueError):
+                return None
+        return None
+    if isinstance(node, ast.Call) and not node.keywords:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "chr" and len(node.args) == 1:
+            code = fold(node.args[0])
+            return chr(code) if isinstance(code, int) and 0 <= code < 0x110000 else None
+        if isinstance(func, ast.Name) and func.id in ("str", "reversed") and len(node.args) == 1:
+            value = fold(node.args[0])
+            return value if func.id == "str" and isinstance(value, str) else (
+                value[::-1] if isinstance(value, str) else None)
+        if isinstance(func, ast.Attribute) and func.attr in ("join", "format", "replace", "lower",
+                                                             "upper", "strip"):
+            base, args = fold(func.value), [fold(a) for a in node.args]
+            if not isinstance(base, str) or any(a is None for a in args):
+                return None
+            try:
+                if func.attr == "join" and len(args) == 1 and isinstance(args[0], (tuple, str)):
+                    return base.join(str(a) for a in args[0])
+                if func.attr != "join":
+                    return getattr(base, func.attr)(*args)
+            except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+                return None
+    return None
+
+
 #: roots whose attributes an answer sets: its own objects (``self.w = ...``, ``ctx.x = ...``)
 OWN_ROOTS = {"self", "ctx", "cls"}
 
@@ -192,12 +280,34 @@ class _Scan(ast.NodeVisitor):
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level or (node.module or "").split(".")[0] not in ALLOWED_IMPORTS:
             self.found.append((node.lineno, f"imports {'.' * node.level}{node.module or ''}"))
+            return
+        for a in node.names:  # the names too: ``from dataclasses import builtins`` is an import of builtins
+            what = _module_attribute(node.module, a.name)
+            if isinstance(what, types.ModuleType) and what.__name__.split(".")[0] not in ALLOWED_IMPORTS:
+                self.found.append((node.lineno, f"imports {what.__name__} (as {node.module}.{a.name})"))
+            elif a.name in _ATTRIBUTE_NAMES or a.name in SENSITIVE_ATTRIBUTES or a.name.startswith("_"):
+                self.found.append((node.lineno, f"imports {node.module}.{a.name}"))
+
+    def _string(self, node: ast.AST, value: str) -> None:
+        dunders = [d for d in _DUNDER_IN_STRING.findall(value) if d not in PLAIN_DUNDERS]
+        if dunders or value in _STRING_NAMES:
+            self.found.append((node.lineno, f"uses the string {(dunders or [value])[0]!r}"))
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if isinstance(node.value, str):
-            dunders = [d for d in _DUNDER_IN_STRING.findall(node.value) if d not in PLAIN_DUNDERS]
-            if dunders or node.value in _STRING_NAMES:
-                self.found.append((node.lineno, f"uses the string {(dunders or [node.value])[0]!r}"))
+            self._string(node, node.value)
+
+    def _computed(self, node: ast.AST) -> None:
+        value = _fold(node)
+        if isinstance(value, str):
+            self._string(node, value)
+        self.generic_visit(node)
+
+    #: strings put together from pieces (``"_" * 2 + "import" + "_" * 2``) are judged whole
+    visit_BinOp = visit_JoinedStr = visit_Subscript = _computed
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self._computed(node)
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in FORBIDDEN_CALLS:
@@ -210,7 +320,7 @@ class _Scan(ast.NodeVisitor):
         attr = node.attr
         if attr.startswith("__") and attr.endswith("__") and attr not in PLAIN_DUNDERS:
             self.found.append((node.lineno, f"uses .{attr}"))
-        elif attr in SENSITIVE_ATTRIBUTES:
+        elif attr in SENSITIVE_ATTRIBUTES or attr in _ATTRIBUTE_NAMES:
             self.found.append((node.lineno, f"uses .{attr}"))
         elif attr in FILE_READS:
             self.found.append((node.lineno, f"uses .{attr}() (file access)"))

@@ -188,6 +188,15 @@ except MemoryError:
         "\n_pub = getattr(getattr(torch, '__builtins__')['get_ipython'](), 'display_pub')\n"
         "for _k in range(3):\n"
         "    _pub.publish({'text/plain': 'hi'}, metadata={'pad': 'x' * (20 * 2**20)})\n")
+    sim.cell(padded, FIRST).source += (  # B3 of the third pass: nested deeper than the old count's cap
+        "\nclass _Deep:\n"
+        "    def _repr_json_(self):\n"
+        "        leaf = {'text': 'y' * (20 * 2**20)}\n"
+        "        for _ in range(25):\n"
+        "            leaf = {'more': leaf}\n"
+        "        return leaf\n"
+        "for _k in range(2):\n"
+        "    display(_Deep())\n")
     for name, nb in (("hook", hook), ("dict_patch", dict_patch), ("padded", padded)):
         (subs / name).mkdir()
         nbformat.write(nb, subs / name / NB03.name)
@@ -293,6 +302,7 @@ def test_output_hidden_in_metadata_is_capped(graded):
     """A4 of the second pass: 3 x 50 MB in a display's metadata passed the cap (774 MB of
     grader memory); every part of a message now counts."""
     assert len(_autograded(graded, "padded")) < 4 * 2**20
+    assert "yyyy" not in _autograded(graded, "padded")  # nested 26 deep: counted all the same
     assert "[grader: output over 2 MiB dropped]" in _autograded(graded, "padded")
     assert graded["totals"]["padded"].score == 4.0
 
@@ -362,6 +372,18 @@ def test_the_teachers_answers_raise_no_review_note():
     ("class Fake(torch.Tensor):\n    def __torch_function__(cls, *a, **k):\n        return True", "defines __torch_function__"),
     ("s = '{0.__class__}'.format(1)", "uses the string '__class__'"),
     ("m = torch.load('x.pt', weights_only=False)", "uses .load"),
+    # the third attacking pass: a forbidden module imported by name from an allowed one, and
+    # strings put together from pieces
+    ("from dataclasses import builtins as tools", "imports builtins (as dataclasses.builtins)"),
+    ("from typing import sys as tools", "imports sys (as typing.sys)"),
+    ("import dataclasses\ndataclasses.builtins.setattr(torch, 'x', 1)", "uses .builtins"),
+    ("from ottt_edu.course import exercises as course\nhelpers.setattr(course, 'check', 1)", "uses .setattr"),
+    ("loader = h.getattr(h, '_' * 2 + 'import' + '_' * 2)", "uses the string '__import__'"),
+    ("system = loader('o' + 's')", "uses the string 'os'"),
+    ("name = chr(95) * 2 + 'dict' + chr(95) * 2", "uses the string '__dict__'"),
+    ("name = ''.join(['s', 'y', 's'])", "uses the string 'sys'"),
+    ("name = f\"{'o'}s\"", "uses the string 'os'"),
+    ("from torch.serialization import pickle", "imports pickle"),
 ])
 def test_the_scan_names_each_kind_of_tampering(code, says):
     nb = sim.read(NB03)
@@ -457,6 +479,14 @@ time.sleep(25)
         assert (t.score, t.max_score) == (4.0, 4.0), (t.student, t.note)
 
 
+def test_the_output_count_follows_any_depth():
+    from ottt_edu.classroom.preprocessors import _size
+    leaf = {"text": "y" * 1000}
+    for _ in range(500):
+        leaf = {"more": [leaf]}
+    assert _size(leaf) >= 1000 + 500 * 4
+
+
 def classroom_cgroups() -> bool:
     from ottt_edu.classroom.sandbox import make_cgroups, remove_cgroup
     groups = make_cgroups(SandboxLimits(), "ottt-sandbox-probe")
@@ -496,3 +526,58 @@ print(f"children that kept their memory: {_done} of 4")
     assert "children that kept their memory: 4 of 4" not in out
     assert "children that kept their memory" in out or "the kernel died" in out
 
+
+
+def classroom_cpu_cgroup() -> bool:
+    from ottt_edu.classroom.sandbox import make_cgroups, remove_cgroup
+    groups = make_cgroups(SandboxLimits(), "ottt-sandbox-probe-cpu")
+    found = any((g / "cpu.shares").exists() or (g / "cpu.weight").exists() for g in groups)
+    for g in groups:
+        remove_cgroup(g)
+    return found
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or not classroom_cpu_cgroup(),
+                    reason="a sandbox's share of the CPU is a cgroup's, made only when the grader is root")
+def test_busy_processes_do_not_starve_a_classmate_graded_beside_them(tmp_path):
+    """B4 of the third pass (--jobs 2): 40 busy processes in one sandbox, each in a session of
+    its own (so each its own scheduler autogroup), left the classmate in the other slot 1/41 of
+    the machine (its setup cell ran past the cell limit). Each sandbox is one cpu cgroup at the
+    default weight: the classmate keeps a fair share, measured by its own CPU time over 5 s of
+    wall time (about 0.05 of a core without the cgroup, 0.5 to 1 with it, two CPU burners
+    beside included)."""
+    release = tmp_path / "release"
+    classroom.build_student_edition("en", release)
+    teacher, student = sim.read(NB03), sim.read(release / "en" / NB03.name)
+    busy = sim.submission(teacher, student, {FIRST: "correct", SECOND: "correct"})
+    sim.cell(busy, FIRST).source += """
+import os, time
+_end = time.time() + 20
+for _ in range(40):
+    if os.fork() == 0:
+        os.setsid()  # a session of its own: its own autogroup, one more equal share of the CPU
+        while time.time() < _end:
+            pass
+        os._exit(0)
+time.sleep(20)
+"""
+    measure = sim.submission(teacher, student, {FIRST: "correct", SECOND: "correct"})
+    sim.cell(measure, FIRST).source += """
+import time
+time.sleep(3)
+_wall, _cpu = time.time(), time.process_time()
+while time.time() - _wall < 5:
+    pass
+print(f"cpu share: {(time.process_time() - _cpu) / (time.time() - _wall):.3f}")
+"""
+    for name, nb in (("a_busy", busy), ("b_measure", measure)):
+        (tmp_path / "subs" / name).mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "subs" / name / NB03.name)
+    rows = classroom.grade(tmp_path / "subs", "en", work=tmp_path / "work", jobs=2)
+    [graded_nb] = (tmp_path / "work").glob(f"en/*/autograded/b_measure/{NB03.stem}/{NB03.name}")
+    out = json.loads(graded_nb.read_text(encoding="utf-8"))
+    printed = "".join("".join(o.get("text", "")) for c in out["cells"] for o in c.get("outputs", []))
+    share = float(printed.split("cpu share: ")[1].split()[0])
+    assert share > 0.2, share
+    total = next(r for r in rows if r.student == "b_measure" and r.exercise == "TOTAL")
+    assert total.score == total.max_score == 4.0, total.note
