@@ -90,6 +90,34 @@ def _distinctive_solution_lines(teacher_paths) -> set[str]:
     return {ln for ln in inside if ln not in rest}
 
 
+def _code_lines(source: str) -> set[str]:
+    return {ln.split("#")[0].strip() for ln in source.split("\n") if len(ln.split("#")[0].strip()) >= 8}
+
+
+@pytest.mark.parametrize("edition", ["en", "zh-CN"])
+def test_no_notebook_of_the_student_edition_imports_or_shows_an_answer(release, edition):
+    """Issue 25: no cell imports the exercises' reference answers (they are not even installed),
+    and no cell of any notebook repeats most of an exercise's answer (07 printed 06's OTTT_A
+    update, 09 notebook 04's GradwithTrace): at most 60% of an answer's lines in one cell."""
+    teacher = EN if edition == "en" else ZH
+    if not teacher:
+        pytest.skip("no Chinese edition")
+    answers = [(p.name[:2], c.metadata.get("nbgrader", {}).get("grade_id"), _code_lines(r)) for p in teacher for c in sim.read(p).cells
+               for r in sim.regions(c.source) if len(_code_lines(r)) >= 2]
+    assert len(answers) >= 10
+    shown = []
+    for path in sorted((release / edition).rglob("*.ipynb")):
+        for i, c in enumerate(sim.read(path).cells):
+            if c.cell_type != "code":
+                continue
+            for word in ("course import reference", "import reference", "reference_answers"):
+                assert word not in c.source, (path.name, i, word)
+            lines = _code_lines(c.source)
+            shown += [(path.name, i, nb, gid, round(len(lines & ans) / len(ans), 2))
+                      for nb, gid, ans in answers if len(lines & ans) > 0.6 * len(ans)]
+    assert not shown, f"cells that show most of an answer (notebook, cell, answer of, its id, share): {shown}"
+
+
 @pytest.mark.timeout(ROUND_TRIP_TIMEOUT)
 @pytest.mark.parametrize("edition", ["en", "zh-CN"])
 def test_student_edition_holds_no_answer(release, edition):
@@ -100,7 +128,7 @@ def test_student_edition_holds_no_answer(release, edition):
     assert sorted(p.name for p in files) == sorted(p.name for p in teacher)
     text = "\n".join(p.read_text(encoding="utf-8") for p in files)
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS",
-                   "source_hidden", "ottt_edu.course.reference import", "Reference solution"):
+                   "source_hidden", "course import reference", "Reference solution"):
         assert marker not in text, marker
     lines = _distinctive_solution_lines(teacher)
     assert len(lines) > 20  # the answers have that many lines of their own

