@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .editions import (CELL_TIMEOUT_S, EDITIONS, ClassroomError, CourseConfig, _api,
-                       edition_mismatches, prepare_course, source_notebooks)
-from .sandbox import (SandboxLimits, kernel_spec, make_cgroups, remove_cgroup, sandbox_problem,
-                      slot_uid)
+from .editions import (CELL_TIMEOUT_S, EDITIONS, NOTEBOOK_TIMEOUT_S, ClassroomError, CourseConfig,
+                       _api, edition_mismatches, prepare_course, source_notebooks)
+from .sandbox import (SandboxLimits, kernel_spec, library_problem, make_cgroups, remove_cgroup,
+                      sandbox_problem, slot_uid)
 from .scan import review_notes
 
 #: the notebook column of each student's course total row
@@ -210,6 +210,7 @@ def _zero_reasons(autograded: Path, events: Optional[dict] = None) -> dict[str, 
         return {}
     events = events or {}
     died_in, timed_out = events.get("died_in"), set(events.get("timed_out", []))
+    over_in, limit = events.get("over_time"), events.get("notebook_timeout")
     found, event = {}, ""
     for i, cell in enumerate(nbformat.read(autograded, as_version=4).cells, start=1):
         if i in timed_out:
@@ -224,6 +225,10 @@ def _zero_reasons(autograded: Path, events: Optional[dict] = None) -> dict[str, 
         if died_in is not None and i >= died_in:
             found[meta["grade_id"]] = (f"the kernel died in cell {died_in}" if i == died_in else
                                        f"not run: the kernel died in cell {died_in}")
+            continue
+        if over_in is not None and i >= over_in:
+            found[meta["grade_id"]] = (f"not run: the notebook ran past its {limit} s limit "
+                                       f"(from cell {over_in} on)")
             continue
         for out in cell.get("outputs", []):
             if out.output_type == "error":
@@ -279,7 +284,8 @@ def _sandboxed_kernel(tmp: Path, limits: SandboxLimits, slots: int = 1):
 
 def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *,
           sandbox: bool = True, limits: SandboxLimits = SandboxLimits(),
-          cell_timeout_s: int = CELL_TIMEOUT_S, jobs: int = 1) -> list[CellScore]:
+          cell_timeout_s: int = CELL_TIMEOUT_S, notebook_timeout_s: int = NOTEBOOK_TIMEOUT_S,
+          jobs: int = 1) -> list[CellScore]:
     """Autograde every submission in ``submissions``; one :class:`CellScore` per graded cell and
     one ``TOTAL`` row per notebook (its note lists tampering and grading errors).
 
@@ -302,12 +308,15 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
                                  f"{mismatched[0]}")
     student_notes: dict[str, list[str]] = {}
     found = collect_submissions(submissions, list(notebooks), student_notes)
-    if sandbox and sandbox_problem():
-        raise ClassroomError(sandbox_problem())
+    # no sandbox, or one whose kernel cannot import this ottt_edu (every student would score 0)
+    problem = sandbox and (sandbox_problem() or library_problem())
+    if problem:
+        raise ClassroomError(problem)
     snapshot = Path(tempfile.mkdtemp(prefix="ottt-snapshot-"))
     try:
         subs, digests = _snapshot(found, snapshot)
-        rows = _grade_snapshot(subs, student_notes, notebooks, sandbox, limits, cell_timeout_s, jobs,
+        rows = _grade_snapshot(subs, student_notes, notebooks, sandbox, limits,
+                               (cell_timeout_s, notebook_timeout_s), jobs,
                                edition, work)
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)
@@ -343,7 +352,7 @@ def _snapshot(found: dict, folder: Path) -> tuple[dict, dict]:
 
 
 def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: bool,
-                    limits: SandboxLimits, cell_timeout_s: int, jobs: int, edition: str,
+                    limits: SandboxLimits, timeouts: tuple[int, int], jobs: int, edition: str,
                     work: Optional[Path]) -> list[CellScore]:
     """``grade`` on the snapshot: see there."""
     import nbformat
@@ -379,7 +388,8 @@ def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: b
                        else ("python3", None))
         for ed, batch in sorted(by_edition.items()):
             config = CourseConfig(root=Path(work or tmp) / ed, edition=ed,
-                                  cell_timeout_s=cell_timeout_s, kernel_name=kernel, ipc_path=ipc)
+                                  cell_timeout_s=timeouts[0], notebook_timeout_s=timeouts[1],
+                                  kernel_name=kernel, ipc_path=ipc)
             scores.update(_grade_batch(config, batch, problems, jobs))
     rows: list[CellScore] = []
     for student in students:
@@ -453,6 +463,9 @@ class _Course:
             notes.append("autograde failed: " + _failure(result))
         from .preprocessors import EVENTS
         events = EVENTS.pop((student, stem), None) or {}
+        if events.get("over_time") is not None:
+            notes.append(f"the notebook ran past its {events.get('notebook_timeout')} s limit: "
+                         f"cells {events['over_time']} and later were not run")
         for cell in sorted(set(events.get("cleared", []))):
             notes.append(f"review: code run in cell {cell} (a test cell) asked to clear its "
                          f"output; refused, its output was graded as sent")

@@ -135,6 +135,20 @@ for _m in _here:
     except OSError:
         pass
 """,
+        "ipc_fill": """
+import json, os, sys  # C7 of the fourth pass: the socket folder lay on the grader's disk
+_conn = json.load(open(sys.argv[sys.argv.index("-f") + 1]))
+_written = 0
+try:
+    with open(os.path.join(os.path.dirname(_conn["ip"]), "fill"), "wb") as _f:
+        for _ in range(64):
+            _f.write(b"x" * 2**20)
+            _f.flush()
+            _written += 2**20
+except OSError:
+    pass
+print("ipc wrote", _written)
+""",
         "memory": """
 try:
     _big = bytearray(64 * 2**30)
@@ -197,7 +211,18 @@ except MemoryError:
         "        return leaf\n"
         "for _k in range(2):\n"
         "    display(_Deep())\n")
-    for name, nb in (("hook", hook), ("dict_patch", dict_patch), ("padded", padded)):
+    # fourth attacking pass: a result sent before the checker's "Not attempted yet" on stderr
+    # (C9: nbgrader read it as the grade), an answer cell marked locked to hide it from the scan
+    # (C5)
+    displayed = sim.submission(teacher, student, {FIRST: "correct", SECOND: "blank"})
+    sim.cell(displayed, SECOND).source += (
+        "\n_ip = getattr(torch, '__builtins__')['get_ipython']()\n"
+        "_ip.events.register('pre_run_cell', lambda *a: torch.sys.displayhook(1))\n")
+    locked = sim.submission(teacher, student, {FIRST: "correct", SECOND: "wrong"})
+    sim.cell(locked, SECOND).source += "\ncheck_replace_by_detach = lambda *a, **k: True\n"
+    sim.cell(locked, SECOND).metadata["nbgrader"]["locked"] = True
+    for name, nb in (("hook", hook), ("dict_patch", dict_patch), ("padded", padded),
+                     ("displayed", displayed), ("locked", locked)):
         (subs / name).mkdir()
         nbformat.write(nb, subs / name / NB03.name)
     (subs / "honest").mkdir()
@@ -293,6 +318,31 @@ def test_a_hook_that_erases_the_test_cells_error_earns_nothing(graded):
     assert "asked to clear its output" in note and "uses getattr" in note
 
 
+def test_a_result_sent_before_not_attempted_earns_nothing(graded):
+    """C9 of the fourth pass: nbgrader reads a test cell's first ``execute_result`` as its grade
+    before it looks at the stderr after it; a blank answer that sent one scored full marks."""
+    rows = [r for r in graded["rows"] if r.student == "displayed" and r.exercise == "check_replace_by_detach"]
+    assert rows and all(r.score == 0.0 for r in rows), [(r.score, r.note) for r in rows]
+    assert "Not attempted" in rows[0].note, rows[0].note
+
+
+def test_an_answer_cell_marked_locked_is_flagged_when_graded(graded):
+    note = graded["totals"]["locked"].note
+    assert f"({SECOND}) has nbgrader flags changed" in note, note
+    assert "line 4 assigns ottt_edu.course.exercises.check_replace_by_detach" in note, note
+
+
+def test_the_socket_folder_cannot_fill_the_graders_disk(graded):
+    """C7 of the fourth pass: the kernel's socket folder was the grader's own, bound in
+    read-write: 64 MiB (or 512 MiB a file, any number of files) written there reached the
+    grader's disk. It is now a 1 MiB RAM folder of the sandbox's own."""
+    import re
+    said = re.search(r"ipc wrote (\d+)", _autograded(graded, "ipc_fill"))
+    assert said is not None
+    assert int(said.group(1)) <= 2**20, said.group(0)
+    assert graded["totals"]["ipc_fill"].score == 4.0, graded["totals"]["ipc_fill"].note
+
+
 def test_a_checker_patched_through_getattr_is_flagged(graded):
     note = graded["totals"]["dict_patch"].note
     assert "uses getattr" in note and "uses the string '__dict__'" in note
@@ -384,6 +434,29 @@ def test_the_teachers_answers_raise_no_review_note():
     ("name = ''.join(['s', 'y', 's'])", "uses the string 'sys'"),
     ("name = f\"{'o'}s\"", "uses the string 'os'"),
     ("from torch.serialization import pickle", "imports pickle"),
+    # the fourth attacking pass: the checker bound as a loop, comprehension, with or walrus
+    # target (C1, C3), an attribute set through a function's parameter (C4), strings evaluated
+    # as code by typing (C2), a class made by type() with a name from bytes (C12)
+    ("for check_replace_by_detach in [lambda *a, **k: True]:\n    pass",
+     "binds ottt_edu.course.exercises.check_replace_by_detach"),
+    ("[0 for check_replace_by_detach in [1]]", "binds ottt_edu.course.exercises.check_replace_by_detach"),
+    ("[(check_replace_by_detach := lambda *a: True)]", "binds ottt_edu.course.exercises.check_replace_by_detach"),
+    ("import contextlib\nwith contextlib.nullcontext(1) as check_replace_by_detach:\n    pass",
+     "binds ottt_edu.course.exercises.check_replace_by_detach"),
+    ("import math as check_replace_by_detach", "rebinds ottt_edu.course.exercises.check_replace_by_detach"),
+    ("import ottt_edu.course.exercises as ex\ndef f(m):\n    m.check_replace_by_detach = 1\nf(ex)",
+     "assigns m.check_replace_by_detach (an attribute of an object it did not make)"),
+    ("import ottt_edu.course.exercises as ex\ndef f(self):\n    self.check_replace_by_detach = 1\nf(ex)",
+     "assigns self.check_replace_by_detach"),
+    ("def f(m):\n    return m._modules", "uses ._modules"),
+    ("import typing\ndef f(x: \"setattr(ex, 'check_replace_by_detach', 1)\"):\n    pass\n"
+     "typing.get_type_hints(f)", "uses setattr (in a string that reads as code)"),
+    ("import typing\ntyping.get_type_hints(f)", "uses .get_type_hints"),
+    ("from typing import get_type_hints", "imports typing.get_type_hints"),
+    ("x: 'ex.check_replace_by_detach.__code__' = 1", "uses the string '__code__'"),
+    ("Yes = type('Yes', (), {bytes.fromhex('5f5f65715f5f').decode(): lambda s, o: True})",
+     "makes a class with type(name, bases, namespace)"),
+    ("Yes = type('Yes', (), {bytes.fromhex('5f5f65715f5f').decode(): lambda s, o: True})", "uses .fromhex"),
 ])
 def test_the_scan_names_each_kind_of_tampering(code, says):
     nb = sim.read(NB03)
@@ -434,6 +507,53 @@ def test_the_scan_reads_extra_cells_and_cells_without_metadata(tmp_path):
     assert any("cell 4 line 2 assigns ottt_edu.course.exercises.check_replace_by_detach" in n for n in notes), notes
     assert any("imports subprocess" in n for n in notes), notes
     assert review_notes(sim.read(NB03), release) == []  # the teacher's answers: nothing to review
+
+
+def test_an_answer_cell_marked_locked_is_still_scanned(tmp_path):
+    """C5 of the fourth pass: ``nbgrader.locked = true`` on an answer cell kept the scan away from
+    it (locked cells are nbgrader's own), but nbgrader takes the flags back from its database and
+    runs the student's code. The release decides which cells are locked; a changed flag and a
+    cell that claims to be locked with an id the release does not have are notes of their own."""
+    classroom.build_student_edition("en", tmp_path)
+    release = nbformat.read(tmp_path / "en" / NB03.name, as_version=4)
+    nb = sim.read(NB03)
+    answer = sim.cell(nb, SECOND)
+    answer.source += "\nimport ottt_edu.course.exercises as ex\nex.check_replace_by_detach = lambda *a: True"
+    answer.metadata["nbgrader"]["locked"] = True
+    extra = nbformat.v4.new_code_cell("import subprocess")
+    extra.metadata["nbgrader"] = {"locked": True, "grade": False, "solution": False}
+    nb.cells.insert(3, extra)
+    notes = review_notes(nb, release)
+    assert any(f"({SECOND})" in n and "assigns ottt_edu.course.exercises.check_replace_by_detach" in n
+               for n in notes), notes
+    assert any(f"({SECOND}) has nbgrader flags changed" in n and "locked: False -> True" in n
+               for n in notes), notes
+    assert any("cell 4 line 1 imports subprocess" in n for n in notes), notes
+    assert any("cell 4 is marked locked but the handed-out notebook has no locked cell" in n
+               for n in notes), notes
+
+
+def test_a_checkout_whose_install_points_elsewhere_is_refused_before_grading(tmp_path):
+    """Found in the fourth pass's set-up: graded from a copy of the repository whose editable
+    install still points at the original, every kernel failed to import ottt_edu inside the
+    sandbox (which shows only the copy's package) and every student scored 0. ``grade`` now
+    tries the import in a sandbox first and refuses, in one line, with the fix."""
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "ottt_edu", copy / "ottt_edu",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "notebooks").symlink_to(ROOT / "notebooks")  # the teacher edition, as in the copy
+    (tmp_path / "subs" / "ann").mkdir(parents=True)
+    nbformat.write(sim.read(NB03), tmp_path / "subs" / "ann" / NB03.name)
+    env = {**os.environ, "PYTHONPATH": str(copy)}
+    done = subprocess.run([sys.executable, "-m", "ottt_edu.classroom", "grade", str(tmp_path / "subs"),
+                           "--csv", str(tmp_path / "scores.csv")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and line.startswith("error: inside the grading sandbox"), line
+    assert "cannot import it" in line and str(copy / "ottt_edu") in line and "pip install -e" in line, line
+    assert not (tmp_path / "scores.csv").exists()
 
 
 def test_without_bubblewrap_grading_is_refused_with_the_fix(tmp_path, monkeypatch):
