@@ -426,11 +426,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _limit(SandboxLimits(args.memory, args.cpu, args.processes, args.file_size))
     for group in args.cgroup:  # as root: the caps on processes and memory are the cgroups'
         (group / "cgroup.procs").write_text(str(os.getpid()), encoding="utf-8")
+    # no descriptor of the grader's reaches the sandbox: jupyter_client starts the launcher with
+    # the grader's own stdin, stdout and stderr (a terminal, a log file), which a submission could
+    # write into (fake summaries, escape sequences that retitle the teacher's terminal)
+    null = os.open(os.devnull, os.O_RDWR)
     if not in_ram:
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
         os.execv(bwrap, full)
     # the launcher stays (bwrap dies with it, --die-with-parent): once bwrap says the sandbox's
     # pid, the grader's socket folder becomes a link into the sandbox's own RAM folder
-    child = subprocess.Popen(full, pass_fds=(write_fd,))
+    child = subprocess.Popen(full, pass_fds=(write_fd,), stdin=null, stdout=null, stderr=null)
     os.close(write_fd)
     pid = _sandbox_pid(read_fd)
     if pid is not None:
