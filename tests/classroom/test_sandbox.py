@@ -460,7 +460,7 @@ def test_the_teachers_answers_raise_no_review_note():
     # the fifth attacking pass: a module's __dict__ through string.Formatter with a key built
     # from a name bound to "_" (F1), a metaclass called under another name
     ("import string\nimport ottt_edu.course.exercises as ex\nu = '_'\nkey = '0.' + u + u + 'dict' + u + u\n"
-     "d = string.Formatter().get_field(key, [ex], {})[0]", "uses the string '0.__dict__'"),
+     "d = string.Formatter().get_field(key, [ex], {})[0]", "uses the string '__dict__'"),
     ("import string\nd = string.Formatter().get_field(key, [ex], {})[0]", "uses .get_field"),
     ("Meta = type(torch.Tensor)\nT = Meta('T', (torch.Tensor,), {name: f})",
      "makes a class from (name, bases, namespace)"),
