@@ -8,9 +8,9 @@ PYTHON ?= python3
 ASKED := $(if $(filter command line environment,$(origin PYTHON)),--python $(PYTHON),)
 TASKS := $(PYTHON) tasks.py $(ASKED)
 
-.PHONY: lab test test-fast test-portable env sync notebooks notebook student grade zh figures bench-fast bench-memory bench-online bench-load check-lock lock clean
+.PHONY: lab test site site-check test-fast test-portable env sync notebooks notebook student grade zh figures bench-fast bench-memory bench-online bench-load check-lock lock clean
 
-lab test test-fast test-portable student env sync notebooks figures bench-fast bench-memory bench-online bench-load check-lock lock clean:
+lab test site test-fast test-portable student env sync notebooks figures bench-fast bench-memory bench-online bench-load check-lock lock clean:
 	$(TASKS) $@
 
 # make notebook NB=04  (or NB="04 07"): restart-and-run-all in place, re-sync the .md twin
@@ -26,3 +26,7 @@ grade:
 # make zh NB=04 (or no NB: all): rebuild Chinese twins from the English code cells and run them
 zh:
 	$(TASKS) zh $(NB)
+
+# make site-check: the site with warnings as errors, offline, then its static checks
+site-check:
+	$(TASKS) site --check

@@ -13,6 +13,8 @@ Maintenance (``python tasks.py --help`` lists all):
     python tasks.py notebooks       # the same for every notebook
     python tasks.py sync            # re-sync every .ipynb with its .md twin (the edited one wins)
     python tasks.py check-lock      # resolve the lock for Linux/macOS/Windows as a plain machine sees it
+    python tasks.py site            # the course's site, _build/site/en and _build/site/zh-CN
+    python tasks.py site --check    # the same with warnings as errors, offline, then its checks
 
 Standard library only: this file runs before anything is installed.
 """
@@ -31,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 LOCK = ROOT / "requirements-lock.txt"
+SITE_LOCK = ROOT / "requirements-site.txt"  # the `site` extra's pins, on top of LOCK
 ZH_DIR = ROOT / "notebooks" / "zh-CN"
 NOTEBOOK_DIRS = [ROOT / "notebooks", ZH_DIR]
 KERNEL = "ottt-edu"
@@ -455,6 +458,63 @@ def zh(args) -> None:
     execute(args)
 
 
+# --------------------------------------------------------------------------- the site
+
+SITE_STAMP = VENV / ".ottt-edu-site-installed"
+SITE_ASSETS = VENV / "site-assets"
+#: MathJax 3 for the site's maths, the npm package (its tarball's sha512, as npm's lockfiles write it)
+MATHJAX = ("mathjax", "3.2.2",
+           "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==")
+
+
+def _integrity(path: Path) -> str:
+    import base64
+    return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
+
+
+def ensure_site_env(python: str | None = None) -> tuple[Path, Path]:
+    """``.venv`` plus the ``site`` pins (requirements-site.txt, constrained by the lock) and the
+    MathJax tarball (npm); returns the interpreter and the tarball. Installed on first use."""
+    py = ensure_env(python)
+    want = hashlib.sha256(SITE_LOCK.read_bytes() + LOCK.read_bytes()).hexdigest()
+    if not SITE_STAMP.exists() or SITE_STAMP.read_text().strip() != want:
+        _run([py, "-m", "pip", "install", "--quiet", "-c", LOCK, "-r", SITE_LOCK])
+        SITE_STAMP.write_text(want + "\n")
+    name, version, integrity = MATHJAX
+    tarball = SITE_ASSETS / f"{name}-{version}.tgz"
+    if not tarball.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise TaskError(f"the site needs MathJax from npm and npm is not installed: install "
+                            f"Node.js (e.g. apt-get install npm), or put {name}-{version}.tgz "
+                            f"(npm pack {name}@{version}) in {SITE_ASSETS}")
+        SITE_ASSETS.mkdir(parents=True, exist_ok=True)
+        _run([npm, "pack", "--silent", f"{name}@{version}", "--pack-destination", SITE_ASSETS])
+    if _integrity(tarball) != integrity:
+        raise TaskError(f"{tarball} is not {name} {version} (its sha512 differs from the pin); "
+                        f"delete it and run python tasks.py site again")
+    return py, tarball
+
+
+def _offline(cmd: list) -> list:
+    """``cmd`` in a network namespace of its own where Linux allows one (unshare); else as is."""
+    unshare = shutil.which("unshare") if sys.platform.startswith("linux") else None
+    if unshare and subprocess.call([unshare, "-rn", "true"], stderr=subprocess.DEVNULL) == 0:
+        return [unshare, "-rn", *cmd]
+    print("note: no network namespace here (unshare); the site is built with the network on, "
+          "and nothing in it asks for the network", file=sys.stderr)
+    return cmd
+
+
+def site(args) -> None:
+    """Build the course's site in both languages (``--check``: warnings as errors, offline,
+    then the static checks of website/checks.py)."""
+    py, tarball = ensure_site_env(args.python)
+    rest = list(args.rest)
+    cmd = [py, ROOT / "website" / "build.py", "--mathjax", tarball, *rest]
+    _run(_offline(cmd) if "--check" in rest else cmd, cwd=ROOT)
+
+
 # --------------------------------------------------------------------------- misc
 
 def figures(args) -> None:
@@ -500,8 +560,10 @@ def lock(args) -> None:
         elif line.strip():
             old[key(line)] = line
     new = {}
+    site_pins = {key(line) for line in SITE_LOCK.read_text().splitlines()
+                 if line.strip() and not line.startswith("#")}  # the site extra's own lock
     for line in frozen:
-        if "==" not in line or key(line).startswith("ottt"):
+        if "==" not in line or key(line).startswith("ottt") or key(line) in site_pins:
             continue
         marker = old.get(key(line), "").partition(";")[2].strip()
         new[key(line)] = f"{line}; {marker}" if marker else line
@@ -513,7 +575,7 @@ def lock(args) -> None:
 
 
 def clean(args) -> None:
-    for name in (".venv", "build", "test-artifacts", "release"):
+    for name in (".venv", "build", "_build", "test-artifacts", "release"):
         shutil.rmtree(ROOT / name, ignore_errors=True)
     for egg in ROOT.glob("*.egg-info"):
         shutil.rmtree(egg, ignore_errors=True)
@@ -539,13 +601,14 @@ COMMANDS = {
     "bench-load": (bench_load, "benchmarks/threads.py and notebooks_under_load.py (two CPU burners)"),
     "check-lock": (check_lock, "resolve the lock for every supported platform (downloads wheels)"),
     "lock": (lock, "re-pin the lock from .venv after a deliberate upgrade"),
+    "site": (site, "build the site into _build/site/{en,zh-CN} (--check: -W, offline, then its checks)"),
     "clean": (clean, "remove .venv and build outputs"),
 }
 
 
 # Commands whose further arguments go unchanged to the tool they run (pytest, jupyter lab, ...).
 PASS_THROUGH = ("env", "lab", "test", "test-fast", "test-portable", "student", "grade", "figures", "bench-fast", "bench-memory",
-                "bench-online", "bench-load", "check-lock", "lock", "clean")
+                "bench-online", "bench-load", "check-lock", "lock", "clean", "site")
 
 
 def parser() -> argparse.ArgumentParser:
