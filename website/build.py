@@ -119,7 +119,7 @@ def sphinx(language: str, src: Path, out: Path, check: bool) -> None:
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(HERE), "-j", "1",
            "-E", "-d", str(OUT / ".doctrees" / language), str(src), str(out)]
     if check:
-        cmd[4:4] = ["-W", "--keep-going", "-n"]
+        cmd[3:3] = ["-W", "--keep-going", "-n"]
     print("+", " ".join(cmd), flush=True)
     env = {**os.environ, "OTTT_SITE_INFO": str(src / "_site.json"),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -172,6 +172,9 @@ def main(argv=None) -> int:
     for language in pages.LANGUAGES:
         print(f"  {OUT / language}: {site_size(OUT / language) / 2**20:.1f} MiB "
               f"(MathJax {result['mathjax_bytes'] / 2**20:.1f} MiB of it)")
+    for name in pages.ENGLISH_ONLY:
+        print(f"note: zh-CN/{name}.html is a short Chinese page that links to the English one "
+              f"({pages.PAGES[name][0]} has no Chinese source)")
     if args.check:
         import checks
         problems = checks.check_site(OUT)
