@@ -177,13 +177,17 @@ def main(argv=None) -> int:
               f"({pages.PAGES[name][0]} has no Chinese source)")
     if args.check:
         import checks
-        problems = checks.check_site(OUT)
-        for line in problems:
-            print("site check:", line)
-        if problems:
-            print(f"site --check: {len(problems)} problem(s)")
+        failed = 0
+        for check in checks.CHECKS:
+            problems = check(OUT)
+            failed += bool(problems)
+            for line in problems:
+                print(f"site check {check.__name__}: {line}")
+        print("site --check: every check passed" if not failed else
+              f"site --check: {failed} check(s) found problems (above)")
+        print(f"site-check: {len(checks.CHECKS) - failed} passed, {failed} failed")
+        if failed:
             return 1
-        print("site --check: every check passed")
     return 0
 
 
