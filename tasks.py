@@ -131,14 +131,14 @@ def ensure_env(python: str | None = None) -> Path:
             _run([asked, "-m", "venv", VENV])
     py = venv_python()
     want = _fingerprint(info)
-    if STAMP.exists() and STAMP.read_text().strip() == want:
+    if STAMP.exists() and STAMP.read_text(encoding="utf-8").strip() == want:
         return py
     _run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=23"])
     _run([py, "-m", "pip", "install", "--quiet", "-r", LOCK])
     _run([py, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ROOT])
     _run([py, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL,
           "--display-name", KERNEL_DISPLAY])
-    STAMP.write_text(want + "\n")
+    STAMP.write_text(want + "\n", encoding="utf-8")
     return py
 
 
@@ -494,7 +494,7 @@ def lock(args) -> None:
     def key(line: str) -> str:
         return line.split("==")[0].strip().lower().replace("_", "-")
     header, old = [], {}
-    for line in LOCK.read_text().splitlines():
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
         if line.startswith("#"):
             header.append(line)
         elif line.strip():
@@ -508,7 +508,7 @@ def lock(args) -> None:
     for name, line in old.items():
         if name not in new and ";" in line:  # another platform's package
             new[name] = line
-    LOCK.write_text("\n".join(header + sorted(new.values(), key=key)) + "\n")
+    LOCK.write_text("\n".join(header + sorted(new.values(), key=key)) + "\n", encoding="utf-8")
     print(f"wrote {LOCK.name} ({len(new)} pins); now run: python tasks.py check-lock")
 
 
