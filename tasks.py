@@ -14,6 +14,9 @@ Maintenance (``python tasks.py --help`` lists all):
     python tasks.py sync            # re-sync every .ipynb with its .md twin (the edited one wins)
     python tasks.py check-lock      # resolve the lock for Linux/macOS/Windows as a plain machine sees it
 
+Before it installs the lock, ``preflight.py`` (beside this file) says in one line each what will
+not work on this machine (an old macOS, Windows on ARM64, a long Windows path, an old glibc).
+
 Standard library only: this file runs before anything is installed.
 """
 from __future__ import annotations
@@ -27,6 +30,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import preflight  # beside this file; standard library only
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -43,7 +48,8 @@ CHECKED_UP_TO = (3, 13)
 
 
 class TaskError(Exception):
-    """A one-line error for the user (printed without a traceback, exit code 1)."""
+    """An error for the user, printed without a traceback (exit code 2): one line, or one line per
+    argument (``TaskError(first, second)``)."""
 
 
 # --------------------------------------------------------------------------- the environment
@@ -87,6 +93,14 @@ def _check_version(info: dict, python: str) -> None:
         print(f"warning: Python {shown} is newer than the lock was checked for "
               f"(3.11-{CHECKED_UP_TO[0]}.{CHECKED_UP_TO[1]}); if a pin has no wheel for it, "
               f"use Python 3.13 or older.", file=sys.stderr)
+
+
+def check_platform(facts: "preflight.Facts | None" = None) -> None:
+    """Before installing: stop with one line per thing that will not work here (an old macOS,
+    Windows on ARM64, a long Windows path, an old glibc; see preflight.py)."""
+    found = preflight.problems(facts or preflight.this_machine(str(ROOT)))
+    if found:
+        raise TaskError(*found)
 
 
 def _fingerprint(info: dict) -> str:
@@ -133,6 +147,7 @@ def ensure_env(python: str | None = None) -> Path:
     want = _fingerprint(info)
     if STAMP.exists() and STAMP.read_text(encoding="utf-8").strip() == want:
         return py
+    check_platform()
     _run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=23"])
     _run([py, "-m", "pip", "install", "--quiet", "-r", LOCK])
     _run([py, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ROOT])
@@ -588,8 +603,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except TaskError as e:
-        if str(e):
-            print(f"tasks.py {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        for line in filter(None, map(str, e.args)):
+            print(f"tasks.py {args.command}: error: {' '.join(line.split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
