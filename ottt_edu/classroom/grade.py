@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .editions import (CELL_TIMEOUT_S, EDITIONS, ClassroomError, CourseConfig, _api,
-                       edition_mismatches, prepare_course, source_notebooks)
+                       edition_mismatches, has_notebooks, prepare_course, source_notebooks)
 from .sandbox import (SandboxLimits, kernel_spec, make_cgroups, remove_cgroup, sandbox_problem,
                       slot_uid)
 from .scan import review_notes
@@ -278,6 +278,7 @@ def _sandboxed_kernel(tmp: Path, limits: SandboxLimits, slots: int = 1):
 
 
 def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *,
+          notebooks: Optional[Path] = None,
           sandbox: bool = True, limits: SandboxLimits = SandboxLimits(),
           cell_timeout_s: int = CELL_TIMEOUT_S, jobs: int = 1) -> list[CellScore]:
     """Autograde every submission in ``submissions``; one :class:`CellScore` per graded cell and
@@ -289,14 +290,17 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
     submissions you trust; every row's note then says so. ``jobs``: grade that many
     submissions at once, each in its own sandbox, in worker processes (each worker's sandbox has
     its own process cap: as root its own cgroup and uid).
-    Every submission is copied (and hashed) before any student code runs; the copies are graded."""
+    Every submission is copied (and hashed) before any student code runs; the copies are graded.
+    ``notebooks``: the teacher edition's folder (``editions.edition_folder``; default: the
+    repository's ``notebooks/``)."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ClassroomError(f"--jobs must be a whole number >= 1, got {jobs!r}")
 
-    notebooks = {p.stem: p for p in source_notebooks(edition)}
-    editions_here = [ed for ed, folder in EDITIONS.items() if any(folder.glob("[0-9][0-9]_*.ipynb"))]
+    folder = notebooks  # the teacher edition's folder; from here on, its notebooks by stem
+    notebooks = {p.stem: p for p in source_notebooks(edition, folder)}
+    editions_here = [ed for ed in EDITIONS if has_notebooks(ed, folder)]
     for ed in editions_here:
-        mismatched = edition_mismatches(ed)
+        mismatched = edition_mismatches(ed, folder)
         if mismatched:
             raise ClassroomError(f"the {ed} notebooks grade differently from the English ones: "
                                  f"{mismatched[0]}")
@@ -308,7 +312,7 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
     try:
         subs, digests = _snapshot(found, snapshot)
         rows = _grade_snapshot(subs, student_notes, notebooks, sandbox, limits, cell_timeout_s, jobs,
-                               edition, work)
+                               edition, work, folder)
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)
     changed = {key for key, path in found.items() if _sha256(path) != digests[key]}
@@ -344,7 +348,7 @@ def _snapshot(found: dict, folder: Path) -> tuple[dict, dict]:
 
 def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: bool,
                     limits: SandboxLimits, cell_timeout_s: int, jobs: int, edition: str,
-                    work: Optional[Path]) -> list[CellScore]:
+                    work: Optional[Path], folder: Optional[Path] = None) -> list[CellScore]:
     """``grade`` on the snapshot: see there."""
     import nbformat
     students = sorted({s for s, _ in subs} | set(student_notes))
@@ -369,7 +373,7 @@ def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: b
             continue
         if not cells[key[1]]:
             continue
-        mine = mine if any(EDITIONS[mine].glob("[0-9][0-9]_*.ipynb")) else edition
+        mine = mine if has_notebooks(mine, folder) else edition
         if mine != edition:
             problems[key].append(f"graded against the {mine} edition (it was made from that one)")
         by_edition.setdefault(mine, {})[key] = path
@@ -379,7 +383,8 @@ def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: b
                        else ("python3", None))
         for ed, batch in sorted(by_edition.items()):
             config = CourseConfig(root=Path(work or tmp) / ed, edition=ed,
-                                  cell_timeout_s=cell_timeout_s, kernel_name=kernel, ipc_path=ipc)
+                                  cell_timeout_s=cell_timeout_s, kernel_name=kernel, ipc_path=ipc,
+                                  notebooks=folder)
             scores.update(_grade_batch(config, batch, problems, jobs))
     rows: list[CellScore] = []
     for student in students:
@@ -419,7 +424,7 @@ class _Course:
 
     def __init__(self, config: CourseConfig, stems: Sequence[str]) -> None:
         self.config = config
-        self.sources = source_by_stem(config.edition)
+        self.sources = source_by_stem(config.edition, config.notebooks)
         prepare_course(config, [self.sources[s] for s in sorted(stems)])
         self.api = _api(config)
         self.earlier: dict[str, dict[str, set[str]]] = {}
@@ -538,8 +543,8 @@ def _grade_batch(config: CourseConfig, batch: dict, problems: dict, jobs: int = 
     return found
 
 
-def source_by_stem(edition: str) -> dict[str, Path]:
-    return {p.stem: p for p in source_notebooks(edition)}
+def source_by_stem(edition: str, notebooks: Optional[Path] = None) -> dict[str, Path]:
+    return {p.stem: p for p in source_notebooks(edition, notebooks)}
 
 
 def graded_cells(notebook: Path) -> list[tuple[str, float]]:
