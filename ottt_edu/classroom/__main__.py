@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .editions import EDITIONS, NOTEBOOKS, ROOT, ClassroomError, build_student_edition
-from .grade import check_csv_path, grade, write_csv
+from .grade import _inert, check_csv_path, grade, write_csv
 
 NOTEBOOKS_HELP = ("the course's notebooks: DIR/NN_name.ipynb in English, DIR/zh-CN/ in Chinese "
                   "(default: the repository's notebooks/; needed when ottt_edu is installed "
@@ -76,10 +76,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   f"student(s): {args.csv} (sha256 {digest[:16]}..., in {args.csv.name}.sha256)")
             for r in rows:
                 if r.exercise in ("TOTAL", "COURSE TOTAL") and r.note:
-                    print(f"  {r.student} / {r.notebook}: {r.note}")
+                    print(f"  {_inert(r.student)} / {r.notebook}: {_inert(r.note)}")
             for r in rows:
                 if r.exercise == "COURSE TOTAL":
-                    print(f"  {r.student}: {r.score:g} / {r.max_score:g} points")
+                    print(f"  {_inert(r.student)}: {r.score:g} / {r.max_score:g} points")
     except ClassroomError as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2

@@ -35,6 +35,11 @@ EDITIONS = {"en": NOTEBOOKS, "zh-CN": NOTEBOOKS / "zh-CN"}
 #: under nbval on the course machine (2 cores; notebook 10's SLTT/FPTT sweep); 300 s is 8x that,
 #: room for a loaded machine, and stops a submission that loops forever.
 CELL_TIMEOUT_S = 300
+#: Longest one notebook may run while grading, all its cells together (a submission of many
+#: cells that each sleep just under the cell limit would hold a grading slot for hours). The
+#: slowest notebook with points, 11, runs all its cells in 24.1 s with two CPU burners beside it
+#: (docs/teaching.md §2.1, benchmarks/classroom_sizing.py); 900 s is 37x that and three cell limits.
+NOTEBOOK_TIMEOUT_S = 900
 
 
 class ClassroomError(Exception):
@@ -48,6 +53,8 @@ class CourseConfig:
     root: Path
     edition: str = "en"
     cell_timeout_s: int = CELL_TIMEOUT_S
+    #: all cells of one notebook together (``preprocessors.NOTEBOOK_TIMEOUT_S``)
+    notebook_timeout_s: int = NOTEBOOK_TIMEOUT_S
     #: the kernel that runs the notebooks: this interpreter's own, or grading's sandboxed one
     kernel_name: str = "python3"
     #: ZeroMQ over Unix sockets with this path prefix (the sandbox has no network), or TCP
@@ -72,6 +79,7 @@ class CourseConfig:
             c.KernelManager.transport = "ipc"
             c.KernelManager.ip = self.ipc_path
         c.Execute.timeout = self.cell_timeout_s
+        c.CourseExecute.notebook_timeout = self.notebook_timeout_s
         c.Execute.allow_errors = True
         c.Execute.error_on_timeout = {
             "ename": "CellTimeoutError", "evalue": f"timed out after {self.cell_timeout_s} s",

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .editions import (CELL_TIMEOUT_S, EDITIONS, ClassroomError, CourseConfig, _api,
-                       edition_mismatches, has_notebooks, prepare_course, source_notebooks)
-from .sandbox import (SandboxLimits, kernel_spec, make_cgroups, remove_cgroup, sandbox_problem,
-                      slot_uid)
+from .editions import (CELL_TIMEOUT_S, EDITIONS, NOTEBOOK_TIMEOUT_S, ClassroomError, CourseConfig,
+                       _api, edition_mismatches, has_notebooks, prepare_course, source_notebooks)
+from .sandbox import (SandboxLimits, kernel_spec, library_problem, make_cgroups, remove_cgroup,
+                      sandbox_problem, slot_uid)
 from .scan import review_notes
 
 #: the notebook column of each student's course total row
@@ -129,6 +129,36 @@ def find_tampering(release_nb: Path, submitted_nb: Path,
     return found
 
 
+def without_stray_ids(nb: Any, release: Any) -> tuple[Any, list[str]]:
+    """``nb`` with the nbgrader metadata taken off every cell whose ``grade_id`` the handed-out
+    notebook does not have, and off all but the first cell of a ``grade_id`` that appears twice
+    (a cell pasted in JupyterLab keeps its metadata); such a cell is graded as the student's own.
+    nbgrader itself fails on either (``KeyError: 'grade_id'``) and the whole notebook scored 0.
+    Returns the cleaned notebook and one note per cell changed."""
+    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells} - {None}
+    first: dict[str, int] = {}
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
+            first.setdefault(meta["grade_id"], i)
+    notes = []
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            continue
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if not isinstance(grade_id, str) or grade_id not in ids:
+            why = "an id the handed-out notebook does not have"
+        elif first[grade_id] != i:
+            why = f"the id of cell {first[grade_id] + 1} again (a pasted copy?)"
+        else:
+            continue
+        del cell.metadata["nbgrader"]
+        notes.append(f"review: cell {i + 1} carried nbgrader metadata with {why}; graded as the "
+                     f"student's own cell")
+    return nb, notes
+
+
 #: what file managers and JupyterLab add to a copy's name: "-Copy1", " (1)", " copy", "_copy2"
 _COPY_SUFFIX = re.compile(r"(?:[-_ ]copy\d*| \(\d+\))+$", re.IGNORECASE)
 
@@ -165,7 +195,7 @@ def collect_submissions(folder: Path, known: Sequence[str],
     def note(student: str, text: str) -> None:
         seen.append(f"{student}: {text}")
         if notes is None:
-            print(f"note: {student}: {text}", file=sys.stderr)
+            print(f"note: {_inert(student)}: {_inert(text)}", file=sys.stderr)
         else:
             notes.setdefault(student, []).append(text)
 
@@ -210,6 +240,7 @@ def _zero_reasons(autograded: Path, events: Optional[dict] = None) -> dict[str, 
         return {}
     events = events or {}
     died_in, timed_out = events.get("died_in"), set(events.get("timed_out", []))
+    over_in, limit = events.get("over_time"), events.get("notebook_timeout")
     found, event = {}, ""
     for i, cell in enumerate(nbformat.read(autograded, as_version=4).cells, start=1):
         if i in timed_out:
@@ -224,6 +255,10 @@ def _zero_reasons(autograded: Path, events: Optional[dict] = None) -> dict[str, 
         if died_in is not None and i >= died_in:
             found[meta["grade_id"]] = (f"the kernel died in cell {died_in}" if i == died_in else
                                        f"not run: the kernel died in cell {died_in}")
+            continue
+        if over_in is not None and i >= over_in:
+            found[meta["grade_id"]] = (f"not run: the notebook ran past its {limit} s limit "
+                                       f"(from cell {over_in} on)")
             continue
         for out in cell.get("outputs", []):
             if out.output_type == "error":
@@ -280,7 +315,8 @@ def _sandboxed_kernel(tmp: Path, limits: SandboxLimits, slots: int = 1):
 def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *,
           notebooks: Optional[Path] = None,
           sandbox: bool = True, limits: SandboxLimits = SandboxLimits(),
-          cell_timeout_s: int = CELL_TIMEOUT_S, jobs: int = 1) -> list[CellScore]:
+          cell_timeout_s: int = CELL_TIMEOUT_S, notebook_timeout_s: int = NOTEBOOK_TIMEOUT_S,
+          jobs: int = 1) -> list[CellScore]:
     """Autograde every submission in ``submissions``; one :class:`CellScore` per graded cell and
     one ``TOTAL`` row per notebook (its note lists tampering and grading errors).
 
@@ -306,13 +342,15 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
                                  f"{mismatched[0]}")
     student_notes: dict[str, list[str]] = {}
     found = collect_submissions(submissions, list(notebooks), student_notes)
-    if sandbox and sandbox_problem():
-        raise ClassroomError(sandbox_problem())
+    # no sandbox, or one whose kernel cannot import this ottt_edu (every student would score 0)
+    problem = sandbox and (sandbox_problem() or library_problem())
+    if problem:
+        raise ClassroomError(problem)
     snapshot = Path(tempfile.mkdtemp(prefix="ottt-snapshot-"))
     try:
         subs, digests = _snapshot(found, snapshot)
-        rows = _grade_snapshot(subs, student_notes, notebooks, sandbox, limits, cell_timeout_s, jobs,
-                               edition, work, folder)
+        rows = _grade_snapshot(subs, student_notes, notebooks, sandbox, limits,
+                               (cell_timeout_s, notebook_timeout_s), jobs, edition, work, folder)
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)
     changed = {key for key, path in found.items() if _sha256(path) != digests[key]}
@@ -347,7 +385,7 @@ def _snapshot(found: dict, folder: Path) -> tuple[dict, dict]:
 
 
 def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: bool,
-                    limits: SandboxLimits, cell_timeout_s: int, jobs: int, edition: str,
+                    limits: SandboxLimits, timeouts: tuple[int, int], jobs: int, edition: str,
                     work: Optional[Path], folder: Optional[Path] = None) -> list[CellScore]:
     """``grade`` on the snapshot: see there."""
     import nbformat
@@ -383,8 +421,8 @@ def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: b
                        else ("python3", None))
         for ed, batch in sorted(by_edition.items()):
             config = CourseConfig(root=Path(work or tmp) / ed, edition=ed,
-                                  cell_timeout_s=cell_timeout_s, kernel_name=kernel, ipc_path=ipc,
-                                  notebooks=folder)
+                                  cell_timeout_s=timeouts[0], notebook_timeout_s=timeouts[1],
+                                  kernel_name=kernel, ipc_path=ipc, notebooks=folder)
             scores.update(_grade_batch(config, batch, problems, jobs))
     rows: list[CellScore] = []
     for student in students:
@@ -445,19 +483,30 @@ class _Course:
         root, notes = self.config.root, []
         dest = root / "submitted" / student / stem
         dest.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest / f"{stem}.ipynb")
+        release_path = root / "release" / stem / f"{stem}.ipynb"
+        release = nbformat.read(release_path, as_version=4)
+        submitted, stray = without_stray_ids(nbformat.read(path, as_version=4), release)
+        notes.extend(stray)
+        path = dest / f"{stem}.ipynb"
+        nbformat.write(submitted, path)
         if stem not in self.earlier:
             self.earlier[stem] = earlier_sources(self.sources[stem])
-        tampering = find_tampering(root / "release" / stem / f"{stem}.ipynb", path, self.earlier[stem])
+        tampering = find_tampering(release_path, path, self.earlier[stem])
         if tampering.note():
             notes.append(tampering.note())
-        notes.extend(review_notes(nbformat.read(path, as_version=4),
-                                  nbformat.read(root / "release" / stem / f"{stem}.ipynb", as_version=4)))
+        notes.extend(review_notes(submitted, release))
         result = self.api.autograde(stem, student, force=True, create=True)
         if not result.get("success"):
             notes.append("autograde failed: " + _failure(result))
         from .preprocessors import EVENTS
         events = EVENTS.pop((student, stem), None) or {}
+        if events.get("over_time") is not None:
+            notes.append(f"the notebook ran past its {events.get('notebook_timeout')} s limit: "
+                         f"cells {events['over_time']} and later were not run")
+        for cell in sorted(set(events.get("idles", []))):
+            notes.append(f"review: code run in cell {cell} said the cell had finished before it "
+                         f"had (a status message of its own); ignored, its output was graded to "
+                         f"the end")
         for cell in sorted(set(events.get("cleared", []))):
             notes.append(f"review: code run in cell {cell} (a test cell) asked to clear its "
                          f"output; refused, its output was graded as sent")
@@ -513,7 +562,7 @@ def _grade_batch(config: CourseConfig, batch: dict, problems: dict, jobs: int = 
                 config = dataclasses.replace(config, ipc_path=_own_ipc_path(config.ipc_path, "main"))
             course = _Course(config, stems)
             for (student, stem), path in batch.items():
-                bar.set_postfix_str(f"{student} {stem[:2]}", refresh=False)
+                bar.set_postfix_str(f"{_inert(student)} {stem[:2]}", refresh=False)
                 notes, found[(student, stem)] = course.grade_one(student, stem, path)
                 problems[(student, stem)].extend(notes)
                 bar.update(1)
@@ -574,10 +623,19 @@ def check_csv_path(path: Path) -> None:
 
 
 def _inert(text: str) -> str:
-    """A CSV cell no spreadsheet runs as a formula: on one line (whitespace runs, newlines and
-    tabs become one space), and a leading ``=``, ``+``, ``-``, ``@`` gets a ``'`` before it
-    (OWASP's advice on CSV injection)."""
+    """A CSV cell no spreadsheet runs as a formula and no terminal obeys: on one line (whitespace
+    runs, newlines and tabs become one space); control and format characters (``ESC``, ``BEL``,
+    the bidi overrides U+202E and U+2066-9, zero-width ones) become ``\\x1b``-style escapes, so
+    ``cat scores.csv`` cannot hide later rows nor a spreadsheet show text reversed; text that is
+    no valid Unicode (a lone surrogate from an odd file name) is escaped too, so one student cannot
+    stop the class's CSV from being written; a leading ``=``, ``+``, ``-``, ``@`` gets a ``'``
+    before it (OWASP's advice on CSV injection)."""
+    import unicodedata
+
     text = " ".join(str(text).split())  # one line: no leading newline hides a formula
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = "".join(c if unicodedata.category(c) not in ("Cc", "Cf", "Cs") else ascii(c)[1:-1]
+                   for c in text)
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 

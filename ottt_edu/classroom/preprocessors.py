@@ -4,13 +4,18 @@
   (``os._exit``, a crash, out of memory), the cells before it keep their outputs and so their
   points; that cell gets an error output "the kernel died in cell N" and every later code cell
   "not run: the kernel died in cell N" (nbgrader would otherwise fail the whole notebook: 0 points
-  where some were earned). A cell that runs past the time limit says "timed out after N s".
+  where some were earned). A cell that runs past the time limit says "timed out after N s". A
+  notebook has a time limit of its own (``notebook_timeout``): each cell may run only what is
+  left of it, and once it is spent every later code cell says "not run: the notebook ran past
+  its N s limit" (forty cells that each sleep just under the cell limit would otherwise hold a
+  grading slot for hours).
 - :class:`WarningsAreNotErrors`: nbgrader gives 0 points to a graded cell that wrote *anything*
   to stderr, so a correct answer that emits a ``DeprecationWarning`` lost its points. Python
   warnings in a graded cell's stderr are moved to its stdout; every other stderr text (the
-  checkers' "Not attempted yet") still fails the cell. A graded cell with an error loses any
-  ``execute_result`` it also sent (nbgrader would read the first one as the grade: a submission
-  could print a result before the checker's error and score full marks).
+  checkers' "Not attempted yet") still fails the cell. A graded cell that failed (an error, or
+  text on stderr) loses any ``execute_result`` it also sent: nbgrader reads the first
+  ``execute_result`` as the grade before it looks at what comes after, so a submission that sends
+  one before the checker's error or its "Not attempted yet" would score full marks.
 
 ``CourseExecute`` also keeps at most 2 MiB of output per cell (every message counted whole),
 refuses to let a graded test cell clear its outputs, ignores widget messages, and records kernel
@@ -23,12 +28,14 @@ nbclient's ``DeadKernelError``.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from nbformat.notebooknode import NotebookNode
 from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
+from traitlets import Integer
 
 __all__ = ["CourseExecute", "WarningsAreNotErrors", "KERNEL_DIED", "NOT_RUN", "EVENTS",
            "OUTPUT_BYTES_PER_CELL"]
@@ -45,6 +52,12 @@ OUTPUT_BYTES_PER_CELL = 2 * 2**20
 
 KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
+
+#: what the checkers write to stderr for an answer not attempted (both languages): a stream that
+#: holds it is never moved, even when it starts like a warning (a submission that writes
+#: ``x.py:1: UserWarning: `` just before the checker speaks would otherwise turn the verdict
+#: into a "warning" and score full marks)
+NOT_ATTEMPTED = ("Not attempted yet", "尚未作答")
 #: ``path:line: SomeWarning: message`` and the source line Python prints under it
 _WARNING = re.compile(r"^[^\n]*:\d+: \w*Warning: [^\n]*\n?(?:[ \t]+[^\n]*\n?)?", re.MULTILINE)
 
@@ -55,15 +68,23 @@ def _error(ename: str, evalue: str) -> NotebookNode:
 
 
 class CourseExecute(Execute):
-    """nbgrader's ``Execute``; a dead kernel costs only the cells from the one it died in."""
+    """nbgrader's ``Execute``; a dead kernel costs only the cells from the one it died in, and
+    the whole notebook has a time limit (``notebook_timeout``)."""
+
+    notebook_timeout = Integer(0, help="seconds all cells of one notebook may run together; 0: no "
+                               "limit (grading sets editions.NOTEBOOK_TIMEOUT_S)").tag(config=True)
 
     def preprocess(self, nb: Any, resources: Any = None, km: Any = None) -> Any:
-        self._died_in = None
+        self._died_in = self._over_in = None
         self._sent: dict[int, int] = {}
+        self._deadline = time.monotonic() + (self.notebook_timeout or float("inf"))
+        # each cell waits at most what is left of the notebook's time (nbclient's timeout_func)
+        self.timeout_func = self._cell_timeout
         info = (resources or {}).get("nbgrader", {})
         self._event = EVENTS.setdefault((str(info.get("student")), str(info.get("notebook"))),
                                         {"died_in": None, "timed_out": [], "cleared": []})
-        self._event.update(died_in=None, timed_out=[], cleared=[])
+        self._event.update(died_in=None, timed_out=[], cleared=[], over_time=None,
+                           notebook_timeout=self.notebook_timeout)
         try:
             return super().preprocess(nb, resources, km)
         except DeadKernelError:  # raised again while shutting the dead kernel down
@@ -71,11 +92,25 @@ class CourseExecute(Execute):
                 raise
             return self.nb, self.resources
 
+    def _cell_timeout(self, cell: Any) -> Any:
+        """Seconds ``cell`` may run: the cell limit, or what is left of the notebook's."""
+        limit = min(self.timeout or float("inf"), self._deadline - time.monotonic() + 1)
+        return None if limit == float("inf") else max(1, int(limit))
+
     def preprocess_cell(self, cell: Any, resources: Any, index: int) -> Any:
         if self._died_in is not None:
             if cell.cell_type == "code":
                 cell.outputs = [_error(NOT_RUN, f"not run: the kernel died in cell {self._died_in}")]
             return cell, self.resources
+        if self._over_in is None and time.monotonic() >= self._deadline:
+            self._over_in = index + 1
+            self._event["over_time"] = index + 1
+        if self._over_in is not None:
+            if cell.cell_type == "code":
+                cell.outputs = [_error(NOT_RUN, f"not run: the notebook ran past its "
+                                                f"{self.notebook_timeout} s limit")]
+            return cell, self.resources
+        self._watch_replies()
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -86,6 +121,58 @@ class CourseExecute(Execute):
                              f"memory); the cells before it were graded"))
             return cell, self.resources
 
+
+    def _watch_replies(self) -> None:
+        """Record the ``msg_id`` of every request whose ``execute_reply`` arrived on the shell
+        channel (wrapping the client's ``get_msg`` once per kernel client)."""
+        channel = getattr(self.kc, "shell_channel", None)
+        if channel is None:
+            return
+        if getattr(channel, "_ottt_replies", None) is not None:
+            self._replies = channel._ottt_replies
+            return
+        channel._ottt_replies = self._replies = set()
+        original = channel.get_msg
+
+        async def get_msg(*args: Any, **kwargs: Any) -> Any:
+            msg = original(*args, **kwargs)
+            msg = await msg if hasattr(msg, "__await__") else msg
+            self._replies.add((msg.get("parent_header") or {}).get("msg_id"))
+            return msg
+
+        channel.get_msg = get_msg
+
+    async def _async_poll_output_msg(self, parent_msg_id: str, cell: Any, cell_index: int) -> None:
+        """nbclient's loop over a cell's iopub messages, which ends at the first ``status:
+        idle``; code in the cell can send one itself (``kernel._publish_status("idle")``) and the
+        checker's error after it went unread: full marks. Here a cell ends at an idle only once
+        its ``execute_reply`` has arrived and nothing more follows (the kernel sends its own
+        idle after the reply, and nothing after that idle); an idle with more messages after it
+        was the cell's own, and is recorded (``EVENTS``: ``"idles"``)."""
+        from queue import Empty
+
+        assert self.kc is not None
+        idles, wait = 0, None
+        while True:
+            try:
+                msg = self.kc.iopub_channel.get_msg(timeout=wait)
+                msg = await msg if hasattr(msg, "__await__") else msg
+            except Empty:
+                if parent_msg_id in self._replies or cell_index + 1 in self._event["timed_out"]:
+                    if idles > 1:
+                        self._event.setdefault("idles", []).append(cell_index + 1)
+                    return
+                wait = min(0.5, wait * 2)   # the cell still runs after an idle of its own
+                continue
+            if (msg.get("parent_header") or {}).get("msg_id") != parent_msg_id:
+                continue
+            content = msg.get("content")
+            if (msg.get("msg_type") == "status" and isinstance(content, dict)
+                    and content.get("execution_state") == "idle"):
+                idles, wait = idles + 1, 0.01  # the end, if the reply is in and nothing follows
+                continue
+            wait = None
+            self.process_message(msg, cell, cell_index)
 
     async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
         if cell is not None:
@@ -161,11 +248,13 @@ class WarningsAreNotErrors(NbGraderPreprocessor):
         if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
             return cell, resources
         outputs = []
-        failed = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
         for out in cell.get("outputs", []):
-            if failed and out.get("output_type") == "execute_result":
-                continue  # nbgrader reads the first execute_result as the grade: an error wins
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            if (out.get("output_type") == "stream"
+                    and any(marker in out.text for marker in NOT_ATTEMPTED)):
+                # the checker's verdict stays on stderr, whatever precedes it, and goes back
+                # there from stdout (a submission that pointed sys.stderr at sys.stdout)
+                outputs.append(NotebookNode(output_type="stream", name="stderr", text=out.text))
+            elif out.get("output_type") == "stream" and out.get("name") == "stderr":
                 warnings = "".join(m.group(0) for m in _WARNING.finditer(out.text))
                 rest = _WARNING.sub("", out.text)
                 if warnings:
@@ -174,5 +263,9 @@ class WarningsAreNotErrors(NbGraderPreprocessor):
                     outputs.append(NotebookNode(output_type="stream", name="stderr", text=rest))
             else:
                 outputs.append(out)
+        failed = any(out.get("output_type") == "error" or (
+            out.get("output_type") == "stream" and out.get("name") == "stderr") for out in outputs)
+        if failed:  # nbgrader reads the first execute_result as the grade: the failure wins
+            outputs = [out for out in outputs if out.get("output_type") != "execute_result"]
         cell.outputs = outputs
         return cell, resources

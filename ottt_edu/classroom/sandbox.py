@@ -10,7 +10,10 @@ namespaces. Inside, the kernel sees:
 - the system's ``/usr`` (and the ``/bin``, ``/lib`` links), a private ``/tmp``, ``/proc`` of its
   own pid namespace, a minimal ``/dev``;
 - the kernel's connection file (read-only) and the folder of its ZeroMQ sockets (``ipc``
-  transport: the network namespace has no route to the grader's loopback).
+  transport: the network namespace has no route to the grader's loopback). That folder is a
+  small RAM folder of the sandbox's own (:data:`IPC_TMPFS_BYTES`); the grader reaches the sockets
+  through ``/proc/<pid>/root`` of the sandbox, by a link the launcher puts where the connection
+  file says they are (a folder bound from the grader's disk let a submission fill that disk).
 
 Nothing else: no answer key, no gradebook, no other submission, no ``$HOME``, no network, no
 environment variable of the grader's (``--clearenv``). Resource limits (``setrlimit`` before
@@ -40,7 +43,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Sequence
 
-__all__ = ["SANDBOX_UID", "SLOT_UID_BASE", "slot_uid", "TMPFS_BYTES", "SandboxLimits", "find_bwrap", "sandbox_problem", "make_cgroups", "remove_cgroup",
+__all__ = ["library_problem", "SANDBOX_UID", "SLOT_UID_BASE", "slot_uid", "TMPFS_BYTES", "SandboxLimits", "find_bwrap", "sandbox_problem", "make_cgroups", "remove_cgroup",
            "bwrap_argv", "kernel_spec", "main"]
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]   # ottt_edu/
@@ -109,6 +112,44 @@ def sandbox_problem() -> Optional[str]:
                 "e.g. kernel.unprivileged_userns_clone=0 or a restricted container): enable them, "
                 "or pass --no-sandbox for submissions you trust")
     return None
+
+
+_IMPORT_PROBE = ("import ottt_edu, ipykernel, torch, os; "
+                 "print(os.path.dirname(os.path.realpath(ottt_edu.__file__)))")
+
+
+def library_problem() -> Optional[str]:
+    """Why a sandboxed kernel could not import the course's library as grading sees it (one
+    sentence with the fix), or ``None``. Run once before a class is graded: an environment whose
+    editable install points at another checkout (a copied repository, a moved folder) fails only
+    inside the sandbox, which shows this package's folder alone, and every student would score 0."""
+    bwrap = find_bwrap()
+    if bwrap is None:
+        return sandbox_problem()
+    with tempfile.TemporaryDirectory(prefix="ottt-probe-") as tmp:
+        work, scratch, connection = Path(tmp) / "work", Path(tmp) / "scratch", Path(tmp) / "c.json"
+        work.mkdir()
+        scratch.mkdir()
+        connection.write_text("{}", encoding="utf-8")
+        as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+        if as_root:
+            os.chmod(tmp, 0o755)
+            os.chmod(connection, 0o644)
+        argv = bwrap_argv(bwrap, work, scratch, connection, None,
+                          [sys.executable, "-c", _IMPORT_PROBE], as_root=as_root)
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"a test sandbox did not start ({type(e).__name__}: {e})"
+    found = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
+    if found == [str(PACKAGE_DIR)]:
+        return None
+    said = (f"finds ottt_edu in {found[0]}" if found else
+            f"cannot import it ({' '.join((done.stderr.strip().splitlines() or ['no output'])[-1].split())})")
+    return (f"inside the grading sandbox, {sys.executable} {said}, not the package grading runs "
+            f"from ({PACKAGE_DIR}): the environment's install points elsewhere (a copied or moved "
+            f"checkout?); reinstall it from here (pip install -e {PACKAGE_DIR.parent}) or grade "
+            f"with the environment whose ottt_edu this is")
 
 
 #: the CPU weight of one sandbox (cgroup v1 ``cpu.shares``, v2 ``cpu.weight``): the kernel's
@@ -218,13 +259,16 @@ def slot_uid(slot: int) -> int:
     return SANDBOX_UID if slot == 0 else SLOT_UID_BASE + slot
 #: RAM-backed folders inside the sandbox: /tmp, and the submission's working folder
 TMPFS_BYTES = 256 * 2**20
+#: the RAM folder of the kernel's sockets (five sockets take no space; a file written there may
+#: take this much)
+IPC_TMPFS_BYTES = 2**20
 _DROP_TO_NOBODY = ("import os, sys; os.setgroups([]); os.setgid({uid}); os.setuid({uid}); "
                    "os.execv(sys.argv[1], sys.argv[1:])")
 
 
 def bwrap_argv(bwrap: str, workdir: Path, scratch: Path, connection_file: Path,
                ipc_dir: Optional[Path], command: Sequence[str], as_root: bool = False,
-               uid: int = SANDBOX_UID) -> list[str]:
+               uid: int = SANDBOX_UID, info_fd: Optional[int] = None) -> list[str]:
     """The ``bwrap`` command line that runs ``command`` with the files of ``scratch`` shown
     (read-only) in a RAM folder at ``workdir``.
 
@@ -232,7 +276,9 @@ def bwrap_argv(bwrap: str, workdir: Path, scratch: Path, connection_file: Path,
     could remount the read-only binds read-write and rewrite the launcher, which runs outside),
     no nested user namespace. ``as_root`` (the grader is root): no user namespace, so that the
     sandbox can switch to :data:`SANDBOX_UID` once its mounts are made (in a user namespace of
-    root's, uid 0 inside would still be the machine's root); it runs as ``uid``."""
+    root's, uid 0 inside would still be the machine's root); it runs as ``uid``. ``ipc_dir``:
+    a RAM folder of the sandbox's own where bwrap can size one (``--size``), else the grader's
+    folder bound in; ``info_fd``: bwrap writes the sandbox's pid there (``--info-fd``)."""
     env = {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "MPLCONFIGDIR": "/tmp/matplotlib",
            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHONNOUSERSITE": "1", "OTTT_EDU_THREADS": "1", "USER": "student",
@@ -273,8 +319,12 @@ def bwrap_argv(bwrap: str, workdir: Path, scratch: Path, connection_file: Path,
     else:      # an old bwrap without --size: the scratch copy itself, read-write, on disk
         args += ["--bind", str(scratch), str(workdir)]
     args += [*parents(connection_file), "--ro-bind", str(connection_file), str(connection_file)]
-    if ipc_dir is not None:
+    if ipc_dir is not None and sized:
+        args += [*parents(ipc_dir), *perms, "--size", str(IPC_TMPFS_BYTES), "--tmpfs", str(ipc_dir)]
+    elif ipc_dir is not None:  # an old bwrap: the grader's folder, on its disk
         args += [*parents(ipc_dir), "--bind", str(ipc_dir), str(ipc_dir)]
+    if info_fd is not None:
+        args = [args[0], "--info-fd", str(info_fd), *args[1:]]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return [*args, "--chdir", str(workdir), "--", *command]
@@ -359,23 +409,66 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     connection = json.loads(args.connection_file.read_text(encoding="utf-8"))
     ipc_dir = Path(connection["ip"]).parent if connection.get("transport") == "ipc" else None
     as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    if ipc_dir is not None:  # reused by the kernels of one worker: whatever an earlier submission
-        _reset_folder(ipc_dir)  # left there (a chmod 0, planted files) must not reach this one
+    if ipc_dir is not None and not _supports("--size"):  # reused by the kernels of one worker:
+        _reset_folder(ipc_dir)  # what an earlier submission left there must not reach this one
     if as_root:  # what the sandbox's uid must reach: its files, its sockets, its connection file
         for path in [scratch, *scratch.rglob("*")]:
             os.chown(path, args.uid, args.uid, follow_symlinks=False)
         os.chmod(scratch, 0o755)
-        if ipc_dir is not None:
+        if ipc_dir is not None and not _supports("--size"):
             os.chown(ipc_dir, args.uid, args.uid)
         os.chown(args.connection_file, args.uid, args.uid)
     command = [sys.executable, "-m", "ipykernel_launcher", "-f", str(args.connection_file)]
+    in_ram = ipc_dir is not None and _supports("--size")
+    read_fd, write_fd = os.pipe() if in_ram else (None, None)
     full = bwrap_argv(bwrap, workdir, scratch, args.connection_file.resolve(), ipc_dir, command,
-                      as_root=as_root, uid=args.uid)
+                      as_root=as_root, uid=args.uid, info_fd=write_fd)
     _limit(SandboxLimits(args.memory, args.cpu, args.processes, args.file_size))
     for group in args.cgroup:  # as root: the caps on processes and memory are the cgroups'
         (group / "cgroup.procs").write_text(str(os.getpid()), encoding="utf-8")
-    os.execv(bwrap, full)
-    return 0  # pragma: no cover - execv does not return
+    # no descriptor of the grader's reaches the sandbox: jupyter_client starts the launcher with
+    # the grader's own stdin, stdout and stderr (a terminal, a log file), which a submission could
+    # write into (fake summaries, escape sequences that retitle the teacher's terminal)
+    null = os.open(os.devnull, os.O_RDWR)
+    if not in_ram:
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.execv(bwrap, full)
+    # the launcher stays (bwrap dies with it, --die-with-parent): once bwrap says the sandbox's
+    # pid, the grader's socket folder becomes a link into the sandbox's own RAM folder
+    child = subprocess.Popen(full, pass_fds=(write_fd,), stdin=null, stdout=null, stderr=null)
+    os.close(write_fd)
+    pid = _sandbox_pid(read_fd)
+    if pid is not None:
+        _link_into(ipc_dir, Path(f"/proc/{pid}/root{ipc_dir}"))
+    return child.wait()
+
+
+def _sandbox_pid(fd: int) -> Optional[int]:
+    """The ``child-pid`` bwrap writes to its ``--info-fd`` (``None`` if it wrote none)."""
+    data = b""
+    with os.fdopen(fd, "rb") as stream:
+        while not data.rstrip().endswith(b"}"):
+            chunk = stream.read1(4096)
+            if not chunk:
+                break
+            data += chunk
+    try:
+        return int(json.loads(data.decode("utf-8"))["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _link_into(path: Path, target: Path) -> None:
+    """Make ``path`` a link to ``target``, replacing whatever is there (a folder or an old link)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    new = path.with_name(f".{path.name}.{os.getpid()}")
+    new.unlink(missing_ok=True)
+    os.symlink(target, new)
+    os.replace(new, path)
 
 
 if __name__ == "__main__":

@@ -103,7 +103,14 @@ SENSITIVE_ATTRIBUTES = {"sys", "modules", "displayhook", "excepthook", "settrace
                         "set_grad_enabled", "register_module_forward_hook",
                         "register_module_forward_pre_hook", "register_module_full_backward_hook",
                         "register_module_backward_hook", "set_default_dtype",
-                        "set_default_tensor_type", "set_default_device", "get_ipython"}
+                        "set_default_tensor_type", "set_default_device", "get_ipython",
+                        # evaluate strings as code (annotations): typing.get_type_hints('x: "..."')
+                        "get_type_hints", "ForwardRef", "get_annotations", "evaluate_forward_ref",
+                        # bytes that become a name at run time: bytes.fromhex("5f5f...").decode()
+                        "fromhex", "decode", "b64decode", "unhexlify",
+                        # getattr in disguise: string.Formatter().get_field("0.__dict__", [m], {})
+                        "Formatter", "get_field", "get_value", "vformat", "format_field",
+                        "attrgetter", "methodcaller"}
 #: string constants that only name something to reach around the rules (``getattr(torch,
 #: "os")``); a string holding a dunder name other than :data:`PLAIN_DUNDERS` is one too
 _DUNDER_IN_STRING = re.compile(r"__\w+__")
@@ -134,12 +141,28 @@ def _module_attribute(module: str, name: str) -> Any:
     return getattr(loaded, name, None) if loaded is not None else None
 
 
-def _fold(node: ast.AST, depth: int = 0) -> Any:
+#: longest string the scan puts together (``"a" * 64 * 64 * 64 * 64`` is 16 MiB; the grader's own
+#: process runs the scan, outside every sandbox cap); a longer one is not folded
+_FOLD_CHARS = 4096
+#: ``%`` formats the scan folds: no width or precision (``"%0999999999d" % 0`` is 1 GB)
+_PLAIN_PERCENT = re.compile(r"^(?:[^%]|%(?:\(\w+\))?[sdr%])*$")
+
+
+def _fold(node: ast.AST, depth: int = 0, names: Any = None) -> Any:
     """The value of an expression made only of constants (``"_" * 2 + "import"``, an f-string,
-    ``"".join([...])``, ``chr(95)``, ``"tropmi"[::-1]``), or ``None``."""
+    ``"".join([...])``, ``chr(95)``, ``"tropmi"[::-1]``), or of names the cell binds once to
+    such a value (``names``: ``u = "_"; "0." + u + u + "dict" + u + u``); ``None`` otherwise.
+    Results are capped at :data:`_FOLD_CHARS` characters, checked before they are made."""
+    value = _fold_any(node, depth, names or {})
+    return None if isinstance(value, str) and len(value) > _FOLD_CHARS else value
+
+
+def _fold_any(node: ast.AST, depth: int, names: dict) -> Any:
     if depth > 50:
         return None
-    fold = lambda n: _fold(n, depth + 1)  # noqa: E731
+    fold = lambda n: _fold(n, depth + 1, names)  # noqa: E731
+    if isinstance(node, ast.Name) and node.id in names:
+        return names[node.id]
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.BinOp):
@@ -148,11 +171,11 @@ def _fold(node: ast.AST, depth: int = 0) -> Any:
             return None
         try:
             if isinstance(node.op, ast.Add) and type(left) is type(right) and isinstance(left, (str, int)):
-                return left + right
+                return left + right if isinstance(left, int) or len(left) + len(right) <= _FOLD_CHARS else None
             if isinstance(node.op, ast.Mult) and {type(left), type(right)} == {str, int}:
-                count = left if isinstance(left, int) else right
-                return (left * right) if 0 <= count <= 64 else None
-            if isinstance(node.op, ast.Mod) and isinstance(left, str):
+                count, text = (left, right) if isinstance(left, int) else (right, left)
+                return text * count if 0 <= count and len(text) * count <= _FOLD_CHARS else None
+            if isinstance(node.op, ast.Mod) and isinstance(left, str) and _PLAIN_PERCENT.match(left):
                 return left % right
         except (TypeError, ValueError):
             return None
@@ -186,6 +209,11 @@ def _fold(node: ast.AST, depth: int = 0) -> Any:
             base, args = fold(func.value), [fold(a) for a in node.args]
             if not isinstance(base, str) or any(a is None for a in args):
                 return None
+            sizes = [len(base), *(len(str(a)) for a in args)]
+            if func.attr == "format" and re.search(r"\{[^}]*:[^}]*\d", base):
+                return None  # a width ("{:999999999}") could be any size
+            if func.attr == "replace" and (sizes[0] + 1) * max(sizes[1:] or [1]) > _FOLD_CHARS:
+                return None
             try:
                 if func.attr == "join" and len(args) == 1 and isinstance(args[0], (tuple, str)):
                     return base.join(str(a) for a in args[0])
@@ -196,18 +224,25 @@ def _fold(node: ast.AST, depth: int = 0) -> Any:
     return None
 
 
-#: roots whose attributes an answer sets: its own objects (``self.w = ...``, ``ctx.x = ...``)
+#: roots whose attributes an answer sets: its own objects (``self.w = ...``, ``ctx.x = ...``), as
+#: the first parameter of a method of a class the cell defines (anywhere else ``self`` is a name
+#: like any other: ``def f(self): self.check_x = ...; f(exercises)`` sets a module's attribute)
 OWN_ROOTS = {"self", "ctx", "cls"}
+#: how deep strings that read as code are scanned as code (``"setattr(ex, 'check', ...)"``)
+_STRING_DEPTH = 3
 
 
 class _Scan(ast.NodeVisitor):
     """Collects ``(line, what)`` for the rules of the module docstring."""
 
     def __init__(self, modules: dict[str, str], ottt_names: dict[str, str],
-                 defined: set[str] = frozenset()) -> None:
+                 defined: set[str] = frozenset(), depth: int = 0) -> None:
         self.modules, self.ottt_names = modules, ottt_names
         self.defined = set(defined)  # names the cell binds itself
-        self.params: list[set[str]] = [set()]
+        self.own: list[set[str]] = [set()]  # per function: the parameter that is its own object
+        self.in_class = [False]
+        self.depth = depth               # strings scanned as code inside strings
+        self.constants: dict[str, Any] = {}   # names bound once to a foldable value
         self.found: list[tuple[int, str]] = []
 
     def module_path(self, dotted: str) -> str | None:
@@ -226,11 +261,13 @@ class _Scan(ast.NodeVisitor):
             if not isinstance(deco, (ast.Name, ast.Attribute)):
                 self.found.append((deco.lineno, "uses a computed decorator"))
         args = node.args
-        names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-        names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-        self.params.append(names)
+        first = [*args.posonlyargs, *args.args][:1]
+        own = {a.arg for a in first if a.arg in OWN_ROOTS} if self.in_class[-1] else set()
+        self.own.append(own)
+        self.in_class.append(False)
         self.generic_visit(node)
-        self.params.pop()
+        self.in_class.pop()
+        self.own.pop()
 
     visit_FunctionDef = visit_AsyncFunctionDef = _function
 
@@ -240,7 +277,9 @@ class _Scan(ast.NodeVisitor):
         for deco in node.decorator_list:
             if not isinstance(deco, (ast.Name, ast.Attribute)):
                 self.found.append((deco.lineno, "uses a computed decorator"))
+        self.in_class.append(True)
         self.generic_visit(node)
+        self.in_class.pop()
 
     def _targets(self, targets: list, verb: str) -> None:
         for target in targets:
@@ -250,7 +289,7 @@ class _Scan(ast.NodeVisitor):
                     root = dotted.split(".")[0] if dotted else None
                     if dotted and self.module_path(dotted):
                         self.found.append((t.lineno, f"{verb} {self.module_path(dotted)}"))
-                    elif root not in OWN_ROOTS and root not in self.params[-1]:
+                    elif root not in self.own[-1]:
                         self.found.append((t.lineno, f"{verb} {dotted or 'an attribute'} (an "
                                                      f"attribute of an object it did not make)"))
                 elif isinstance(t, ast.Name) and t.id in self.ottt_names and isinstance(t.ctx, (ast.Store, ast.Del)):
@@ -292,13 +331,26 @@ class _Scan(ast.NodeVisitor):
         dunders = [d for d in _DUNDER_IN_STRING.findall(value) if d not in PLAIN_DUNDERS]
         if dunders or value in _STRING_NAMES:
             self.found.append((node.lineno, f"uses the string {(dunders or [value])[0]!r}"))
+            return
+        # a string that reads as code is scanned as code: typing.get_type_hints, a forward
+        # reference or anything else may evaluate it (``x: "setattr(ex, 'check_x', ok)"``)
+        if self.depth >= _STRING_DEPTH or not value.strip() or len(value) > 20_000:
+            return
+        try:
+            tree = ast.parse(value.strip())
+        except (SyntaxError, ValueError):
+            return
+        inner = _Scan(self.modules, self.ottt_names, self.defined, self.depth + 1)
+        inner.visit(tree)
+        for _, what in inner.found:
+            self.found.append((node.lineno, f"{what} (in a string that reads as code)"))
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if isinstance(node.value, str):
             self._string(node, node.value)
 
     def _computed(self, node: ast.AST) -> None:
-        value = _fold(node)
+        value = _fold(node, names=self.constants)
         if isinstance(value, str):
             self._string(node, value)
         self.generic_visit(node)
@@ -307,9 +359,21 @@ class _Scan(ast.NodeVisitor):
     visit_BinOp = visit_JoinedStr = visit_Subscript = _computed
 
     def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Name) and node.func.id == "type" and len(node.args) == 3:
+            self.found.append((node.lineno, "makes a class with type(name, bases, namespace)"))
+        elif (len(node.args) == 3 and isinstance(node.args[1], ast.Tuple)
+              and isinstance(node.args[2], (ast.Dict, ast.DictComp))):
+            self.found.append((node.lineno, "makes a class from (name, bases, namespace) (a "
+                                            "metaclass called by another name)"))
         self._computed(node)
 
     def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, (ast.Store, ast.Del)) and node.id in self.ottt_names:
+            # anywhere: a loop or comprehension target, a walrus, a local of the same name
+            what = f"{self.ottt_names[node.id]} (imported by the setup cell)"
+            if not any(line == node.lineno and said.endswith(what) for line, said in self.found):
+                verb = "deletes" if isinstance(node.ctx, ast.Del) else "binds"
+                self.found.append((node.lineno, f"{verb} {what}"))  # not said yet (``x = ...``)
         if node.id in FORBIDDEN_CALLS:
             self.found.append((node.lineno, f"uses {node.id}"))
         elif node.id == "__builtins__" or (node.id.startswith("__") and node.id.endswith("__")
@@ -327,7 +391,7 @@ class _Scan(ast.NodeVisitor):
         elif attr.startswith("_") and not attr.startswith("__"):
             dotted = _dotted(node)
             root = dotted.split(".")[0] if dotted else None
-            if root not in OWN_ROOTS and root not in self.params[-1] and (
+            if root not in self.own[-1] and (
                     root not in self.defined or self.module_path(dotted or "")):
                 self.found.append((node.lineno, f"uses .{attr} (a private attribute of an object "
                                                 f"it did not make)"))
@@ -352,7 +416,11 @@ def _bindings(tree: ast.AST) -> dict[str, int]:
                 walk(child, False, inner)
             elif isinstance(child, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
                                     ast.GeneratorExp)):
-                continue  # their names are their own (a walrus inside is rare enough to miss)
+                # their names are their own, but a walrus inside binds in the cell's namespace
+                for inner in ast.walk(child):
+                    if isinstance(inner, ast.NamedExpr) and isinstance(inner.target, ast.Name):
+                        if top or inner.target.id in globals_:
+                            add(inner.target.id, inner.lineno)
             elif isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
                 if top or child.id in globals_:
                     add(child.id, child.lineno)
@@ -379,13 +447,36 @@ def _free_names(tree: ast.AST) -> set[str]:
     return loaded - bound
 
 
+def _constants(tree: ast.AST) -> dict[str, Any]:
+    """``{name: value}`` for the names the cell binds exactly once, by ``name = <an expression
+    :func:`_fold` can judge>`` (``u = "_"``), in the order they are bound."""
+    stores: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            stores[node.id] = stores.get(node.id, 0) + 1
+    found: dict[str, Any] = {}
+    assigns = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                      and isinstance(n.targets[0], ast.Name)), key=lambda n: (n.lineno, n.col_offset))
+    for node in assigns:
+        name = node.targets[0].id
+        if stores.get(name) == 1:
+            value = _fold(node.value, names=found)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                found[name] = value
+    return found
+
+
 def _findings(tree: ast.AST, modules: dict[str, str], ottt_names: dict[str, str],
               protected: set[str] = frozenset()) -> Iterable[tuple[int, str]]:
     defined = _bindings(tree)
     scan = _Scan(modules, ottt_names, set(defined))
+    scan.constants = _constants(tree)
     scan.visit(tree)
+    flagged = {line for line, what in scan.found if what.startswith(("binds ", "redefines ", "assigns "))}
     for name, line in defined.items():
-        if name in protected and name not in ottt_names:
+        if name in ottt_names and line not in flagged:  # import ... as, except ... as
+            scan.found.append((line, f"rebinds {ottt_names[name]} (imported by the setup cell)"))
+        elif name in protected and name not in ottt_names:
             scan.found.append((line, f"rebinds {name} (a name the notebook's test cells use)"))
     return sorted(scan.found)
 
@@ -428,11 +519,34 @@ def _protected(nb: Any) -> set[str]:
     return taken - answers
 
 
+_FLAGS = ("locked", "solution", "grade", "points")
+
+
+def _flags_as_released(index: int, meta: dict, handed_out: dict) -> tuple[dict, str]:
+    """``(the cell's nbgrader metadata as handed out, a note if the submission changed it)``. A
+    cell whose ``grade_id`` the release does not have is the student's own: never locked."""
+    grade_id = meta.get("grade_id")
+    released = handed_out.get(grade_id) if isinstance(grade_id, str) else None
+    label = f"cell {index}" + (f" ({grade_id})" if isinstance(grade_id, str) else "")
+    if released is None:
+        said = (f"review: {label} is marked locked but the handed-out notebook has no locked cell "
+                f"of that id; scanned as the student's code") if meta.get("locked") else ""
+        return {k: v for k, v in meta.items() if k != "locked"}, said
+    changed = [f"{k}: {released.get(k, False)!r} -> {meta.get(k, False)!r}" for k in _FLAGS
+               if meta.get(k, False) != released.get(k, False)]
+    said = (f"review: {label} has nbgrader flags changed from the handed-out notebook "
+            f"({', '.join(changed)}); judged by the handed-out flags") if changed else ""
+    return released, said
+
+
 def review_notes(nb: Any, release: Any = None) -> list[str]:
     """One note per suspicious line of the notebook's code cells that the student wrote: with
     ``release`` (the student edition it was made from), every unlocked code cell whose source is
     not one of the edition's (extra cells and cells stripped of their metadata included); without
-    it, the answer (solution) cells. Locked cells are left out: nbgrader puts its own back."""
+    it, the answer (solution) cells. Locked cells are left out: nbgrader puts its own back.
+    Whether a cell is locked is the release's word, found by ``grade_id``, never the
+    submission's (a student can mark an answer cell ``locked``: nbgrader restores the flags
+    from its database and runs the student's code); a changed flag is a note of its own."""
     cells = nb.get("cells", [])
     setup = "\n".join(_source(c) for c in cells
                       if c.get("metadata", {}).get("nbgrader", {}).get("locked") and c.get("cell_type") == "code")
@@ -446,11 +560,28 @@ def review_notes(nb: Any, release: Any = None) -> list[str]:
         modules, ottt_names = {}, {}
     protected = _protected(release if release is not None else nb)
     given = None if release is None else {_source(c).strip() for c in release.get("cells", [])}
+    handed_out, kinds = {}, {}
+    for c in ([] if release is None else release.get("cells", [])):
+        m = c.get("metadata", {}).get("nbgrader", {})
+        if isinstance(m, dict) and isinstance(m.get("grade_id"), str):
+            handed_out[m["grade_id"]], kinds[m["grade_id"]] = m, c.get("cell_type")
     notes = []
     for i, cell in enumerate(cells, start=1):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         meta = meta if isinstance(meta, dict) else {}
-        if cell.get("cell_type") != "code" or meta.get("locked"):
+        handed_as = kinds.get(meta.get("grade_id")) if isinstance(meta.get("grade_id"), str) else None
+        if handed_as == "code" and cell.get("cell_type") != "code":
+            # nbgrader gives a cell back the type it was handed out with, and runs it
+            notes.append(f"review: cell {i} ({meta['grade_id']}) was handed in as a "
+                         f"{cell.get('cell_type')} cell; nbgrader runs it as the code cell it was "
+                         f"handed out as, so it is scanned as code")
+        elif cell.get("cell_type") != "code":
+            continue
+        if release is not None:
+            meta, flag_note = _flags_as_released(i, meta, handed_out)
+            if flag_note:
+                notes.append(flag_note)
+        if meta.get("locked"):
             continue
         if given is None and not meta.get("solution"):
             continue

@@ -18,6 +18,9 @@ NB03 = NOTEBOOKS["03_replace_for_grad"]
 NB00 = NOTEBOOKS["00_start_here"]
 FIRST, SECOND = "my_replace_for_grad", "replace_by_detach"
 TIMEOUT_S = 20  # the loop below runs forever; 03's honest cells take under 2 s each
+#: 03 takes about 5 s to grade here (under 15 s with two CPU burners beside it); the sleepy
+#: submission's extra cells sleep SLEEPY_CELLS x 18 s = 108 s, each under the cell limit
+NOTEBOOK_TIMEOUT_S, SLEEPY_CELLS = 75, 6
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +49,16 @@ def graded(tmp_path_factory):
     wrong = sim.submission(teacher, student, both)
     sim.cell(wrong, SECOND).source = "def replace_by_detach(x, x_r):\n    return x_r.detach()\n"
     hand_in("wrong", wrong)
+    sleepy = sim.submission(teacher, student, both)  # C11: cells that each stay under the cell limit
+    at = sleepy.cells.index(sim.cell(sleepy, SECOND))
+    for _ in range(SLEEPY_CELLS):
+        sleepy.cells.insert(at, nbformat.v4.new_code_cell(f"import time\ntime.sleep({TIMEOUT_S - 2})"))
+    hand_in("sleepy", sleepy)
     hand_in("copy", sim.submission(teacher, student, both), "03_replace_for_grad-Copy1.ipynb")
     hand_in("copy", sim.read(NB00), NB00.name)
     hand_in("absent", sim.read(NB00), NB00.name)       # handed in 00 only: 03 is "not submitted"
     rows = classroom.grade(subs, "en", work=base / "work", sandbox=sandbox_problem() is None,
-                           cell_timeout_s=TIMEOUT_S)
+                           cell_timeout_s=TIMEOUT_S, notebook_timeout_s=NOTEBOOK_TIMEOUT_S)
     return {(r.student, r.notebook, r.exercise): r for r in rows}, rows
 
 
@@ -68,6 +76,17 @@ def test_a_timeout_says_so(graded):
     t = _total(graded, "loop")
     assert (t.score, t.max_score) == (3.0, 4.0)
     assert f"timed out after {TIMEOUT_S} s" in graded[0][("loop", "03_replace_for_grad", "check_replace_by_detach")].note
+
+
+def test_a_notebook_has_a_time_limit_of_its_own(graded):
+    """C11 of the fourth pass: cells that each sleep just under the cell limit held a grading
+    slot for as long as the student liked; the notebook's own limit stops them, and the points
+    earned before are kept."""
+    t = _total(graded, "sleepy")
+    assert (t.score, t.max_score) == (3.0, 4.0), t.note
+    assert f"the notebook ran past its {NOTEBOOK_TIMEOUT_S} s limit" in t.note, t.note
+    row = graded[0][("sleepy", "03_replace_for_grad", "check_replace_by_detach")]
+    assert row.note.startswith(f"not run: the notebook ran past its {NOTEBOOK_TIMEOUT_S} s limit"), row.note
 
 
 def test_a_warning_from_a_correct_answer_costs_nothing(graded):
@@ -167,6 +186,9 @@ def test_a_submission_from_an_earlier_release_is_no_tampering(tmp_path):
     {"cell_type": "code", "metadata": {}, "source": 5, "outputs": [], "execution_count": None},
 ], ids=["metadata-not-a-dict", "no-grade-id", "source-not-text"])
 def test_a_malformed_notebook_costs_only_its_owner(tmp_path, cell):
+    """A notebook nbgrader cannot read scores 0 with a note, and the class goes on; a cell whose
+    nbgrader metadata is broken (not a dict, no grade_id) loses that metadata and is graded as
+    the student's own (nbgrader itself failed on it: the whole notebook scored 0)."""
     import json
     (tmp_path / "subs" / "bad").mkdir(parents=True)
     nb = json.loads(NB03.read_text(encoding="utf-8"))
@@ -178,4 +200,7 @@ def test_a_malformed_notebook_costs_only_its_owner(tmp_path, cell):
                            sandbox=sandbox_problem() is None)
     totals = {r.student: r for r in rows if r.exercise == "TOTAL"}
     assert totals["good"].score == 4.0
-    assert totals["bad"].score == 0.0 and totals["bad"].note
+    if cell["metadata"]:  # broken nbgrader metadata is taken off that cell; the rest is graded
+        assert totals["bad"].score == 4.0 and "carried nbgrader metadata" in totals["bad"].note
+    else:
+        assert totals["bad"].score == 0.0 and totals["bad"].note

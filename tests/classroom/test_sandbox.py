@@ -135,6 +135,20 @@ for _m in _here:
     except OSError:
         pass
 """,
+        "ipc_fill": """
+import json, os, sys  # C7 of the fourth pass: the socket folder lay on the grader's disk
+_conn = json.load(open(sys.argv[sys.argv.index("-f") + 1]))
+_written = 0
+try:
+    with open(os.path.join(os.path.dirname(_conn["ip"]), "fill"), "wb") as _f:
+        for _ in range(64):
+            _f.write(b"x" * 2**20)
+            _f.flush()
+            _written += 2**20
+except OSError:
+    pass
+print("ipc wrote", _written)
+""",
         "memory": """
 try:
     _big = bytearray(64 * 2**30)
@@ -197,7 +211,18 @@ except MemoryError:
         "        return leaf\n"
         "for _k in range(2):\n"
         "    display(_Deep())\n")
-    for name, nb in (("hook", hook), ("dict_patch", dict_patch), ("padded", padded)):
+    # fourth attacking pass: a result sent before the checker's "Not attempted yet" on stderr
+    # (C9: nbgrader read it as the grade), an answer cell marked locked to hide it from the scan
+    # (C5)
+    displayed = sim.submission(teacher, student, {FIRST: "correct", SECOND: "blank"})
+    sim.cell(displayed, SECOND).source += (
+        "\n_ip = getattr(torch, '__builtins__')['get_ipython']()\n"
+        "_ip.events.register('pre_run_cell', lambda *a: torch.sys.displayhook(1))\n")
+    locked = sim.submission(teacher, student, {FIRST: "correct", SECOND: "wrong"})
+    sim.cell(locked, SECOND).source += "\ncheck_replace_by_detach = lambda *a, **k: True\n"
+    sim.cell(locked, SECOND).metadata["nbgrader"]["locked"] = True
+    for name, nb in (("hook", hook), ("dict_patch", dict_patch), ("padded", padded),
+                     ("displayed", displayed), ("locked", locked)):
         (subs / name).mkdir()
         nbformat.write(nb, subs / name / NB03.name)
     (subs / "honest").mkdir()
@@ -293,6 +318,31 @@ def test_a_hook_that_erases_the_test_cells_error_earns_nothing(graded):
     assert "asked to clear its output" in note and "uses getattr" in note
 
 
+def test_a_result_sent_before_not_attempted_earns_nothing(graded):
+    """C9 of the fourth pass: nbgrader reads a test cell's first ``execute_result`` as its grade
+    before it looks at the stderr after it; a blank answer that sent one scored full marks."""
+    rows = [r for r in graded["rows"] if r.student == "displayed" and r.exercise == "check_replace_by_detach"]
+    assert rows and all(r.score == 0.0 for r in rows), [(r.score, r.note) for r in rows]
+    assert "Not attempted" in rows[0].note, rows[0].note
+
+
+def test_an_answer_cell_marked_locked_is_flagged_when_graded(graded):
+    note = graded["totals"]["locked"].note
+    assert f"({SECOND}) has nbgrader flags changed" in note, note
+    assert "line 4 assigns ottt_edu.course.exercises.check_replace_by_detach" in note, note
+
+
+def test_the_socket_folder_cannot_fill_the_graders_disk(graded):
+    """C7 of the fourth pass: the kernel's socket folder was the grader's own, bound in
+    read-write: 64 MiB (or 512 MiB a file, any number of files) written there reached the
+    grader's disk. It is now a 1 MiB RAM folder of the sandbox's own."""
+    import re
+    said = re.search(r"ipc wrote (\d+)", _autograded(graded, "ipc_fill"))
+    assert said is not None
+    assert int(said.group(1)) <= 2**20, said.group(0)
+    assert graded["totals"]["ipc_fill"].score == 4.0, graded["totals"]["ipc_fill"].note
+
+
 def test_a_checker_patched_through_getattr_is_flagged(graded):
     note = graded["totals"]["dict_patch"].note
     assert "uses getattr" in note and "uses the string '__dict__'" in note
@@ -384,6 +434,36 @@ def test_the_teachers_answers_raise_no_review_note():
     ("name = ''.join(['s', 'y', 's'])", "uses the string 'sys'"),
     ("name = f\"{'o'}s\"", "uses the string 'os'"),
     ("from torch.serialization import pickle", "imports pickle"),
+    # the fourth attacking pass: the checker bound as a loop, comprehension, with or walrus
+    # target (C1, C3), an attribute set through a function's parameter (C4), strings evaluated
+    # as code by typing (C2), a class made by type() with a name from bytes (C12)
+    ("for check_replace_by_detach in [lambda *a, **k: True]:\n    pass",
+     "binds ottt_edu.course.exercises.check_replace_by_detach"),
+    ("[0 for check_replace_by_detach in [1]]", "binds ottt_edu.course.exercises.check_replace_by_detach"),
+    ("[(check_replace_by_detach := lambda *a: True)]", "binds ottt_edu.course.exercises.check_replace_by_detach"),
+    ("import contextlib\nwith contextlib.nullcontext(1) as check_replace_by_detach:\n    pass",
+     "binds ottt_edu.course.exercises.check_replace_by_detach"),
+    ("import math as check_replace_by_detach", "rebinds ottt_edu.course.exercises.check_replace_by_detach"),
+    ("import ottt_edu.course.exercises as ex\ndef f(m):\n    m.check_replace_by_detach = 1\nf(ex)",
+     "assigns m.check_replace_by_detach (an attribute of an object it did not make)"),
+    ("import ottt_edu.course.exercises as ex\ndef f(self):\n    self.check_replace_by_detach = 1\nf(ex)",
+     "assigns self.check_replace_by_detach"),
+    ("def f(m):\n    return m._modules", "uses ._modules"),
+    ("import typing\ndef f(x: \"setattr(ex, 'check_replace_by_detach', 1)\"):\n    pass\n"
+     "typing.get_type_hints(f)", "uses setattr (in a string that reads as code)"),
+    ("import typing\ntyping.get_type_hints(f)", "uses .get_type_hints"),
+    ("from typing import get_type_hints", "imports typing.get_type_hints"),
+    ("x: 'ex.check_replace_by_detach.__code__' = 1", "uses the string '__code__'"),
+    ("Yes = type('Yes', (), {bytes.fromhex('5f5f65715f5f').decode(): lambda s, o: True})",
+     "makes a class with type(name, bases, namespace)"),
+    ("Yes = type('Yes', (), {bytes.fromhex('5f5f65715f5f').decode(): lambda s, o: True})", "uses .fromhex"),
+    # the fifth attacking pass: a module's __dict__ through string.Formatter with a key built
+    # from a name bound to "_" (F1), a metaclass called under another name
+    ("import string\nimport ottt_edu.course.exercises as ex\nu = '_'\nkey = '0.' + u + u + 'dict' + u + u\n"
+     "d = string.Formatter().get_field(key, [ex], {})[0]", "uses the string '0.__dict__'"),
+    ("import string\nd = string.Formatter().get_field(key, [ex], {})[0]", "uses .get_field"),
+    ("Meta = type(torch.Tensor)\nT = Meta('T', (torch.Tensor,), {name: f})",
+     "makes a class from (name, bases, namespace)"),
 ])
 def test_the_scan_names_each_kind_of_tampering(code, says):
     nb = sim.read(NB03)
@@ -434,6 +514,80 @@ def test_the_scan_reads_extra_cells_and_cells_without_metadata(tmp_path):
     assert any("cell 4 line 2 assigns ottt_edu.course.exercises.check_replace_by_detach" in n for n in notes), notes
     assert any("imports subprocess" in n for n in notes), notes
     assert review_notes(sim.read(NB03), release) == []  # the teacher's answers: nothing to review
+
+
+def test_an_answer_cell_marked_locked_is_still_scanned(tmp_path):
+    """C5 of the fourth pass: ``nbgrader.locked = true`` on an answer cell kept the scan away from
+    it (locked cells are nbgrader's own), but nbgrader takes the flags back from its database and
+    runs the student's code. The release decides which cells are locked; a changed flag and a
+    cell that claims to be locked with an id the release does not have are notes of their own."""
+    classroom.build_student_edition("en", tmp_path)
+    release = nbformat.read(tmp_path / "en" / NB03.name, as_version=4)
+    nb = sim.read(NB03)
+    answer = sim.cell(nb, SECOND)
+    answer.source += "\nimport ottt_edu.course.exercises as ex\nex.check_replace_by_detach = lambda *a: True"
+    answer.metadata["nbgrader"]["locked"] = True
+    extra = nbformat.v4.new_code_cell("import subprocess")
+    extra.metadata["nbgrader"] = {"locked": True, "grade": False, "solution": False}
+    nb.cells.insert(3, extra)
+    notes = review_notes(nb, release)
+    assert any(f"({SECOND})" in n and "assigns ottt_edu.course.exercises.check_replace_by_detach" in n
+               for n in notes), notes
+    assert any(f"({SECOND}) has nbgrader flags changed" in n and "locked: False -> True" in n
+               for n in notes), notes
+    assert any("cell 4 line 1 imports subprocess" in n for n in notes), notes
+    assert any("cell 4 is marked locked but the handed-out notebook has no locked cell" in n
+               for n in notes), notes
+
+
+def test_a_checkout_whose_install_points_elsewhere_is_refused_before_grading(tmp_path):
+    """Found in the fourth pass's set-up: graded from a copy of the repository whose editable
+    install still points at the original, every kernel failed to import ottt_edu inside the
+    sandbox (which shows only the copy's package) and every student scored 0. ``grade`` now
+    tries the import in a sandbox first and refuses, in one line, with the fix."""
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "ottt_edu", copy / "ottt_edu",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "notebooks").symlink_to(ROOT / "notebooks")  # the teacher edition, as in the copy
+    (tmp_path / "subs" / "ann").mkdir(parents=True)
+    nbformat.write(sim.read(NB03), tmp_path / "subs" / "ann" / NB03.name)
+    env = {**os.environ, "PYTHONPATH": str(copy)}
+    done = subprocess.run([sys.executable, "-m", "ottt_edu.classroom", "grade", str(tmp_path / "subs"),
+                           "--csv", str(tmp_path / "scores.csv")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and line.startswith("error: inside the grading sandbox"), line
+    assert "cannot import it" in line and str(copy / "ottt_edu") in line and "pip install -e" in line, line
+    assert not (tmp_path / "scores.csv").exists()
+
+
+def test_an_answer_cell_handed_in_as_markdown_is_scanned_as_code(tmp_path):
+    """F2 of the fifth pass: an answer cell turned into a markdown cell (one key press in
+    JupyterLab) was skipped by the scan, and nbgrader gave it back its type and ran it."""
+    classroom.build_student_edition("en", tmp_path)
+    release = nbformat.read(tmp_path / "en" / NB03.name, as_version=4)
+    nb = sim.read(NB03)
+    answer = sim.cell(nb, FIRST)
+    answer.cell_type = "markdown"
+    answer.source = "import ottt_edu.course.exercises as ex\nex.check_replace_for_grad = lambda *a: True"
+    for key in ("outputs", "execution_count"):
+        answer.pop(key, None)
+    notes = review_notes(nb, release)
+    assert any(f"({FIRST}) was handed in as a markdown cell" in n for n in notes), notes
+    assert any("assigns ottt_edu.course.exercises.check_replace_for_grad" in n for n in notes), notes
+
+
+def test_the_scan_folds_no_string_too_long_to_make():
+    """F4 of the fifth pass: the scan runs in the grader's own process, and folding
+    ``"%0999999999d" % 0`` took 16 s and 3.1 GB there; results are capped before they are made."""
+    import ast
+    from ottt_edu.classroom.scan import _fold
+    for code in ('"%09999999d" % 0', '"a" * 64 * 64 * 64', '"{:09999999}".format(0)',
+                 '"ab".replace("", "x" * 4000)'):
+        assert _fold(ast.parse(code, mode="eval").body) is None, code
+    assert _fold(ast.parse('"%s%s" % ("_", "_")', mode="eval").body) == "__"
 
 
 def test_without_bubblewrap_grading_is_refused_with_the_fix(tmp_path, monkeypatch):
@@ -581,3 +735,78 @@ print(f"cpu share: {(time.process_time() - _cpu) / (time.time() - _wall):.3f}")
     assert share > 0.2, share
     total = next(r for r in rows if r.student == "b_measure" and r.exercise == "TOTAL")
     assert total.score == total.max_score == 4.0, total.note
+
+
+def test_the_fifth_passs_attacks_fail_and_the_class_still_gets_its_csv(tmp_path):
+    """The fifth attacking pass, graded through the command line as a teacher runs it:
+    F3 a warning-looking prefix swallowed the checker's "Not attempted yet"; F6 a fake
+    ``status: idle`` ended the test cell before the checker spoke; F4 the kernel wrote into the
+    grader's own stdout and stderr (inherited descriptors); F7 escape and bidi characters reached
+    the CSV and the summary; F9 a file name that is no valid UTF-8 stopped the CSV from being
+    written for the whole class; F5 a pasted cell (a duplicate grade_id) zeroed the notebook."""
+    classroom.build_student_edition("en", tmp_path / "release")
+    teacher, student = sim.read(NB03), sim.read(tmp_path / "release" / "en" / NB03.name)
+    subs = tmp_path / "subs"
+
+    def hand_in(who, nb):
+        (subs / who).mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, subs / who / NB03.name)
+
+    both = {FIRST: "correct", SECOND: "correct"}
+    hand_in("honest", sim.submission(teacher, student, both))
+    warn = sim.submission(teacher, student, {FIRST: "correct", SECOND: "blank"})
+    sim.cell(warn, SECOND).source = ("import sys\ndef replace_by_detach(x, x_r):\n"
+                                     "    sys.stderr.write('x.py:1: UserWarning: ')\n"
+                                     "    raise NotImplementedError()\n")
+    hand_in("warnabsorb", warn)
+    idle = sim.submission(teacher, student, {FIRST: "correct", SECOND: "blank"})
+    sim.cell(idle, SECOND).source += (
+        "\n_ip = get_ipython()\n"
+        "_ip.events.register('pre_run_cell', lambda *a, **k: _ip.kernel._publish_status('idle', 'shell'))\n")
+    hand_in("fakeidle", idle)
+    fds = sim.submission(teacher, student, both)
+    fds.cells.append(nbformat.v4.new_code_cell(
+        "import os\n"
+        "for _fd in range(3, 512):\n"
+        "    try:\n"
+        "        _target = os.readlink(f'/proc/self/fd/{_fd}')\n"
+        "    except OSError:\n"
+        "        continue\n"
+        "    if not _target.startswith(('socket:', 'anon_inode:')):\n"
+        "        try:\n"
+        "            os.write(_fd, b'FD-MARKER-5 \\x1b]0;retitled\\x07\\n')\n"
+        "        except OSError:\n"
+        "            pass\n"))
+    hand_in("fds", fds)
+    escape = sim.submission(teacher, student, {FIRST: "correct", SECOND: "blank"})
+    sim.cell(escape, SECOND).source = ("def replace_by_detach(x, x_r):\n"
+                                       "    raise RuntimeError('\\x1b[8mHIDDEN \\u202eesrever \\x07')\n")
+    hand_in("escape", escape)
+    pasted = sim.submission(teacher, student, both)
+    setup = next(c for c in pasted.cells if c.metadata.get("nbgrader", {}).get("locked")
+                 and c.cell_type == "code")
+    pasted.cells.append(nbformat.from_dict(json.loads(json.dumps(setup))))
+    hand_in("pasted", pasted)
+    (subs / "zz").mkdir()
+    fd = os.open(os.fsencode(str(subs / "zz")) + b"/\xff.ipynb", os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"{}")
+    os.close(fd)
+    csv_path = tmp_path / "scores.csv"
+    done = subprocess.run([sys.executable, "-m", "ottt_edu.classroom", "grade", str(subs),
+                           "--csv", str(csv_path)], capture_output=True, timeout=900)
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said[-2000:]
+    assert b"FD-MARKER-5" not in said and b"retitled" not in said          # F4
+    text = csv_path.read_text(encoding="utf-8")
+    for raw in ("\x1b", "\x07", "\u202e"):                                  # F7
+        assert raw not in text and raw.encode() not in said, repr(raw)
+    assert "\\x1b[8mHIDDEN" in text
+    rows = {(r["student"], r["exercise"]): r for r in csv.DictReader(text.splitlines())}
+    assert rows[("honest", "TOTAL")]["score"] == "4"
+    assert rows[("fds", "TOTAL")]["score"] == "4", rows[("fds", "TOTAL")]
+    assert "said the cell had finished before it had" in rows[("fakeidle", "TOTAL")]["note"]
+    for who in ("warnabsorb", "fakeidle"):                                 # F3, F6
+        assert rows[(who, "check_replace_by_detach")]["score"] == "0", rows[(who, "check_replace_by_detach")]
+    assert rows[("pasted", "TOTAL")]["score"] == "4", (rows[("pasted", "TOTAL")], said[-3000:])  # F5
+    assert "carried nbgrader metadata" in rows[("pasted", "TOTAL")]["note"]
+    assert "\\udcff" in rows[("zz", "COURSE TOTAL")]["note"] or "\\xff" in rows[("zz", "COURSE TOTAL")]["note"]  # F9
