@@ -81,17 +81,17 @@ def earlier_sources(source_nb: Path, limit: int = 30) -> dict[str, set[str]]:
 
     try:
         top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=source_nb.parent,
-                             capture_output=True, text=True, timeout=30)
+                             capture_output=True, encoding="utf-8", errors="replace", timeout=30)
         if top.returncode:
             return {}
         root = Path(top.stdout.strip()).resolve()
         rel = source_nb.resolve().relative_to(root).as_posix()
         revs = subprocess.run(["git", "log", f"-{limit}", "--format=%H", "--", rel],
-                              cwd=root, capture_output=True, text=True, timeout=30).stdout.split()
+                              cwd=root, capture_output=True, encoding="utf-8", errors="replace", timeout=30).stdout.split()
         found: dict[str, set[str]] = {}
         for rev in revs:
             shown = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=root,
-                                   capture_output=True, text=True, timeout=30)
+                                   capture_output=True, encoding="utf-8", errors="replace", timeout=30)
             if shown.returncode:
                 continue
             for c in json.loads(shown.stdout).get("cells", []):
