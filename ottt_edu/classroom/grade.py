@@ -87,7 +87,8 @@ def earlier_sources(source_nb: Path, limit: int = 30) -> dict[str, set[str]]:
         root = Path(top.stdout.strip()).resolve()
         rel = source_nb.resolve().relative_to(root).as_posix()
         revs = subprocess.run(["git", "log", f"-{limit}", "--format=%H", "--", rel],
-                              cwd=root, capture_output=True, encoding="utf-8", errors="replace", timeout=30).stdout.split()
+                              cwd=root, capture_output=True, encoding="utf-8", errors="replace",
+                              timeout=30).stdout.split()
         found: dict[str, set[str]] = {}
         for rev in revs:
             shown = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=root,
