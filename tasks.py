@@ -16,6 +16,9 @@ Maintenance (``python tasks.py --help`` lists all):
     python tasks.py site            # the course's site, _build/site/en and _build/site/zh-CN
     python tasks.py site --check    # the same with warnings as errors, offline, then its checks
 
+Before it installs the lock, ``preflight.py`` (beside this file) says in one line each what will
+not work on this machine (an old macOS, Windows on ARM64, a long Windows path, an old glibc).
+
 Standard library only: this file runs before anything is installed.
 """
 from __future__ import annotations
@@ -29,6 +32,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import preflight  # beside this file; standard library only
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -46,7 +51,8 @@ CHECKED_UP_TO = (3, 13)
 
 
 class TaskError(Exception):
-    """A one-line error for the user (printed without a traceback, exit code 1)."""
+    """An error for the user, printed without a traceback (exit code 2): one line, or one line per
+    argument (``TaskError(first, second)``)."""
 
 
 # --------------------------------------------------------------------------- the environment
@@ -92,6 +98,14 @@ def _check_version(info: dict, python: str) -> None:
               f"use Python 3.13 or older.", file=sys.stderr)
 
 
+def check_platform(facts: "preflight.Facts | None" = None) -> None:
+    """Before installing: stop with one line per thing that will not work here (an old macOS,
+    Windows on ARM64, a long Windows path, an old glibc; see preflight.py)."""
+    found = preflight.problems(facts or preflight.this_machine(str(ROOT)))
+    if found:
+        raise TaskError(*found)
+
+
 def _fingerprint(info: dict) -> str:
     h = hashlib.sha256()
     for f in (LOCK, ROOT / "pyproject.toml"):
@@ -134,14 +148,15 @@ def ensure_env(python: str | None = None) -> Path:
             _run([asked, "-m", "venv", VENV])
     py = venv_python()
     want = _fingerprint(info)
-    if STAMP.exists() and STAMP.read_text().strip() == want:
+    if STAMP.exists() and STAMP.read_text(encoding="utf-8").strip() == want:
         return py
+    check_platform()
     _run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=23"])
     _run([py, "-m", "pip", "install", "--quiet", "-r", LOCK])
     _run([py, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ROOT])
     _run([py, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL,
           "--display-name", KERNEL_DISPLAY])
-    STAMP.write_text(want + "\n")
+    STAMP.write_text(want + "\n", encoding="utf-8")
     return py
 
 
@@ -554,7 +569,7 @@ def lock(args) -> None:
     def key(line: str) -> str:
         return line.split("==")[0].strip().lower().replace("_", "-")
     header, old = [], {}
-    for line in LOCK.read_text().splitlines():
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
         if line.startswith("#"):
             header.append(line)
         elif line.strip():
@@ -570,7 +585,7 @@ def lock(args) -> None:
     for name, line in old.items():
         if name not in new and ";" in line:  # another platform's package
             new[name] = line
-    LOCK.write_text("\n".join(header + sorted(new.values(), key=key)) + "\n")
+    LOCK.write_text("\n".join(header + sorted(new.values(), key=key)) + "\n", encoding="utf-8")
     print(f"wrote {LOCK.name} ({len(new)} pins); now run: python tasks.py check-lock")
 
 
@@ -651,8 +666,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except TaskError as e:
-        if str(e):
-            print(f"tasks.py {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        for line in filter(None, map(str, e.args)):
+            print(f"tasks.py {args.command}: error: {' '.join(line.split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .editions import (CELL_TIMEOUT_S, EDITIONS, NOTEBOOK_TIMEOUT_S, ClassroomError, CourseConfig,
-                       _api, edition_mismatches, prepare_course, source_notebooks)
+                       _api, edition_mismatches, has_notebooks, prepare_course, source_notebooks)
 from .sandbox import (SandboxLimits, kernel_spec, library_problem, make_cgroups, remove_cgroup,
                       sandbox_problem, slot_uid)
 from .scan import review_notes
@@ -81,17 +81,18 @@ def earlier_sources(source_nb: Path, limit: int = 30) -> dict[str, set[str]]:
 
     try:
         top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=source_nb.parent,
-                             capture_output=True, text=True, timeout=30)
+                             capture_output=True, encoding="utf-8", errors="replace", timeout=30)
         if top.returncode:
             return {}
         root = Path(top.stdout.strip()).resolve()
         rel = source_nb.resolve().relative_to(root).as_posix()
         revs = subprocess.run(["git", "log", f"-{limit}", "--format=%H", "--", rel],
-                              cwd=root, capture_output=True, text=True, timeout=30).stdout.split()
+                              cwd=root, capture_output=True, encoding="utf-8", errors="replace",
+                              timeout=30).stdout.split()
         found: dict[str, set[str]] = {}
         for rev in revs:
             shown = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=root,
-                                   capture_output=True, text=True, timeout=30)
+                                   capture_output=True, encoding="utf-8", errors="replace", timeout=30)
             if shown.returncode:
                 continue
             for c in json.loads(shown.stdout).get("cells", []):
@@ -127,6 +128,36 @@ def find_tampering(release_nb: Path, submitted_nb: Path,
             else:
                 found.edited.append(grade_id)
     return found
+
+
+def without_stray_ids(nb: Any, release: Any) -> tuple[Any, list[str]]:
+    """``nb`` with the nbgrader metadata taken off every cell whose ``grade_id`` the handed-out
+    notebook does not have, and off all but the first cell of a ``grade_id`` that appears twice
+    (a cell pasted in JupyterLab keeps its metadata); such a cell is graded as the student's own.
+    nbgrader itself fails on either (``KeyError: 'grade_id'``) and the whole notebook scored 0.
+    Returns the cleaned notebook and one note per cell changed."""
+    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells} - {None}
+    first: dict[str, int] = {}
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
+            first.setdefault(meta["grade_id"], i)
+    notes = []
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            continue
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if not isinstance(grade_id, str) or grade_id not in ids:
+            why = "an id the handed-out notebook does not have"
+        elif first[grade_id] != i:
+            why = f"the id of cell {first[grade_id] + 1} again (a pasted copy?)"
+        else:
+            continue
+        del cell.metadata["nbgrader"]
+        notes.append(f"review: cell {i + 1} carried nbgrader metadata with {why}; graded as the "
+                     f"student's own cell")
+    return nb, notes
 
 
 #: what file managers and JupyterLab add to a copy's name: "-Copy1", " (1)", " copy", "_copy2"
@@ -165,7 +196,7 @@ def collect_submissions(folder: Path, known: Sequence[str],
     def note(student: str, text: str) -> None:
         seen.append(f"{student}: {text}")
         if notes is None:
-            print(f"note: {student}: {text}", file=sys.stderr)
+            print(f"note: {_inert(student)}: {_inert(text)}", file=sys.stderr)
         else:
             notes.setdefault(student, []).append(text)
 
@@ -283,6 +314,7 @@ def _sandboxed_kernel(tmp: Path, limits: SandboxLimits, slots: int = 1):
 
 
 def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *,
+          notebooks: Optional[Path] = None,
           sandbox: bool = True, limits: SandboxLimits = SandboxLimits(),
           cell_timeout_s: int = CELL_TIMEOUT_S, notebook_timeout_s: int = NOTEBOOK_TIMEOUT_S,
           jobs: int = 1) -> list[CellScore]:
@@ -295,14 +327,17 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
     submissions you trust; every row's note then says so. ``jobs``: grade that many
     submissions at once, each in its own sandbox, in worker processes (each worker's sandbox has
     its own process cap: as root its own cgroup and uid).
-    Every submission is copied (and hashed) before any student code runs; the copies are graded."""
+    Every submission is copied (and hashed) before any student code runs; the copies are graded.
+    ``notebooks``: the teacher edition's folder (``editions.edition_folder``; default: the
+    repository's ``notebooks/``)."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ClassroomError(f"--jobs must be a whole number >= 1, got {jobs!r}")
 
-    notebooks = {p.stem: p for p in source_notebooks(edition)}
-    editions_here = [ed for ed, folder in EDITIONS.items() if any(folder.glob("[0-9][0-9]_*.ipynb"))]
+    folder = notebooks  # the teacher edition's folder; from here on, its notebooks by stem
+    notebooks = {p.stem: p for p in source_notebooks(edition, folder)}
+    editions_here = [ed for ed in EDITIONS if has_notebooks(ed, folder)]
     for ed in editions_here:
-        mismatched = edition_mismatches(ed)
+        mismatched = edition_mismatches(ed, folder)
         if mismatched:
             raise ClassroomError(f"the {ed} notebooks grade differently from the English ones: "
                                  f"{mismatched[0]}")
@@ -316,8 +351,7 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
     try:
         subs, digests = _snapshot(found, snapshot)
         rows = _grade_snapshot(subs, student_notes, notebooks, sandbox, limits,
-                               (cell_timeout_s, notebook_timeout_s), jobs,
-                               edition, work)
+                               (cell_timeout_s, notebook_timeout_s), jobs, edition, work, folder)
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)
     changed = {key for key, path in found.items() if _sha256(path) != digests[key]}
@@ -353,7 +387,7 @@ def _snapshot(found: dict, folder: Path) -> tuple[dict, dict]:
 
 def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: bool,
                     limits: SandboxLimits, timeouts: tuple[int, int], jobs: int, edition: str,
-                    work: Optional[Path]) -> list[CellScore]:
+                    work: Optional[Path], folder: Optional[Path] = None) -> list[CellScore]:
     """``grade`` on the snapshot: see there."""
     import nbformat
     students = sorted({s for s, _ in subs} | set(student_notes))
@@ -378,7 +412,7 @@ def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: b
             continue
         if not cells[key[1]]:
             continue
-        mine = mine if any(EDITIONS[mine].glob("[0-9][0-9]_*.ipynb")) else edition
+        mine = mine if has_notebooks(mine, folder) else edition
         if mine != edition:
             problems[key].append(f"graded against the {mine} edition (it was made from that one)")
         by_edition.setdefault(mine, {})[key] = path
@@ -389,7 +423,7 @@ def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: b
         for ed, batch in sorted(by_edition.items()):
             config = CourseConfig(root=Path(work or tmp) / ed, edition=ed,
                                   cell_timeout_s=timeouts[0], notebook_timeout_s=timeouts[1],
-                                  kernel_name=kernel, ipc_path=ipc)
+                                  kernel_name=kernel, ipc_path=ipc, notebooks=folder)
             scores.update(_grade_batch(config, batch, problems, jobs))
     rows: list[CellScore] = []
     for student in students:
@@ -429,7 +463,7 @@ class _Course:
 
     def __init__(self, config: CourseConfig, stems: Sequence[str]) -> None:
         self.config = config
-        self.sources = source_by_stem(config.edition)
+        self.sources = source_by_stem(config.edition, config.notebooks)
         prepare_course(config, [self.sources[s] for s in sorted(stems)])
         self.api = _api(config)
         self.earlier: dict[str, dict[str, set[str]]] = {}
@@ -450,14 +484,18 @@ class _Course:
         root, notes = self.config.root, []
         dest = root / "submitted" / student / stem
         dest.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest / f"{stem}.ipynb")
+        release_path = root / "release" / stem / f"{stem}.ipynb"
+        release = nbformat.read(release_path, as_version=4)
+        submitted, stray = without_stray_ids(nbformat.read(path, as_version=4), release)
+        notes.extend(stray)
+        path = dest / f"{stem}.ipynb"
+        nbformat.write(submitted, path)
         if stem not in self.earlier:
             self.earlier[stem] = earlier_sources(self.sources[stem])
-        tampering = find_tampering(root / "release" / stem / f"{stem}.ipynb", path, self.earlier[stem])
+        tampering = find_tampering(release_path, path, self.earlier[stem])
         if tampering.note():
             notes.append(tampering.note())
-        notes.extend(review_notes(nbformat.read(path, as_version=4),
-                                  nbformat.read(root / "release" / stem / f"{stem}.ipynb", as_version=4)))
+        notes.extend(review_notes(submitted, release))
         result = self.api.autograde(stem, student, force=True, create=True)
         if not result.get("success"):
             notes.append("autograde failed: " + _failure(result))
@@ -466,6 +504,10 @@ class _Course:
         if events.get("over_time") is not None:
             notes.append(f"the notebook ran past its {events.get('notebook_timeout')} s limit: "
                          f"cells {events['over_time']} and later were not run")
+        for cell in sorted(set(events.get("idles", []))):
+            notes.append(f"review: code run in cell {cell} said the cell had finished before it "
+                         f"had (a status message of its own); ignored, its output was graded to "
+                         f"the end")
         for cell in sorted(set(events.get("cleared", []))):
             notes.append(f"review: code run in cell {cell} (a test cell) asked to clear its "
                          f"output; refused, its output was graded as sent")
@@ -521,7 +563,7 @@ def _grade_batch(config: CourseConfig, batch: dict, problems: dict, jobs: int = 
                 config = dataclasses.replace(config, ipc_path=_own_ipc_path(config.ipc_path, "main"))
             course = _Course(config, stems)
             for (student, stem), path in batch.items():
-                bar.set_postfix_str(f"{student} {stem[:2]}", refresh=False)
+                bar.set_postfix_str(f"{_inert(student)} {stem[:2]}", refresh=False)
                 notes, found[(student, stem)] = course.grade_one(student, stem, path)
                 problems[(student, stem)].extend(notes)
                 bar.update(1)
@@ -551,8 +593,8 @@ def _grade_batch(config: CourseConfig, batch: dict, problems: dict, jobs: int = 
     return found
 
 
-def source_by_stem(edition: str) -> dict[str, Path]:
-    return {p.stem: p for p in source_notebooks(edition)}
+def source_by_stem(edition: str, notebooks: Optional[Path] = None) -> dict[str, Path]:
+    return {p.stem: p for p in source_notebooks(edition, notebooks)}
 
 
 def graded_cells(notebook: Path) -> list[tuple[str, float]]:
@@ -582,10 +624,19 @@ def check_csv_path(path: Path) -> None:
 
 
 def _inert(text: str) -> str:
-    """A CSV cell no spreadsheet runs as a formula: on one line (whitespace runs, newlines and
-    tabs become one space), and a leading ``=``, ``+``, ``-``, ``@`` gets a ``'`` before it
-    (OWASP's advice on CSV injection)."""
+    """A CSV cell no spreadsheet runs as a formula and no terminal obeys: on one line (whitespace
+    runs, newlines and tabs become one space); control and format characters (``ESC``, ``BEL``,
+    the bidi overrides U+202E and U+2066-9, zero-width ones) become ``\\x1b``-style escapes, so
+    ``cat scores.csv`` cannot hide later rows nor a spreadsheet show text reversed; text that is
+    no valid Unicode (a lone surrogate from an odd file name) is escaped too, so one student cannot
+    stop the class's CSV from being written; a leading ``=``, ``+``, ``-``, ``@`` gets a ``'``
+    before it (OWASP's advice on CSV injection)."""
+    import unicodedata
+
     text = " ".join(str(text).split())  # one line: no leading newline hides a formula
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = "".join(c if unicodedata.category(c) not in ("Cc", "Cf", "Cs") else ascii(c)[1:-1]
+                   for c in text)
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 

@@ -53,6 +53,11 @@ OUTPUT_BYTES_PER_CELL = 2 * 2**20
 KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
 
+#: what the checkers write to stderr for an answer not attempted (both languages): a stream that
+#: holds it is never moved, even when it starts like a warning (a submission that writes
+#: ``x.py:1: UserWarning: `` just before the checker speaks would otherwise turn the verdict
+#: into a "warning" and score full marks)
+NOT_ATTEMPTED = ("Not attempted yet", "尚未作答")
 #: ``path:line: SomeWarning: message`` and the source line Python prints under it
 _WARNING = re.compile(r"^[^\n]*:\d+: \w*Warning: [^\n]*\n?(?:[ \t]+[^\n]*\n?)?", re.MULTILINE)
 
@@ -105,6 +110,7 @@ class CourseExecute(Execute):
                 cell.outputs = [_error(NOT_RUN, f"not run: the notebook ran past its "
                                                 f"{self.notebook_timeout} s limit")]
             return cell, self.resources
+        self._watch_replies()
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -115,6 +121,58 @@ class CourseExecute(Execute):
                              f"memory); the cells before it were graded"))
             return cell, self.resources
 
+
+    def _watch_replies(self) -> None:
+        """Record the ``msg_id`` of every request whose ``execute_reply`` arrived on the shell
+        channel (wrapping the client's ``get_msg`` once per kernel client)."""
+        channel = getattr(self.kc, "shell_channel", None)
+        if channel is None:
+            return
+        if getattr(channel, "_ottt_replies", None) is not None:
+            self._replies = channel._ottt_replies
+            return
+        channel._ottt_replies = self._replies = set()
+        original = channel.get_msg
+
+        async def get_msg(*args: Any, **kwargs: Any) -> Any:
+            msg = original(*args, **kwargs)
+            msg = await msg if hasattr(msg, "__await__") else msg
+            self._replies.add((msg.get("parent_header") or {}).get("msg_id"))
+            return msg
+
+        channel.get_msg = get_msg
+
+    async def _async_poll_output_msg(self, parent_msg_id: str, cell: Any, cell_index: int) -> None:
+        """nbclient's loop over a cell's iopub messages, which ends at the first ``status:
+        idle``; code in the cell can send one itself (``kernel._publish_status("idle")``) and the
+        checker's error after it went unread: full marks. Here a cell ends at an idle only once
+        its ``execute_reply`` has arrived and nothing more follows (the kernel sends its own
+        idle after the reply, and nothing after that idle); an idle with more messages after it
+        was the cell's own, and is recorded (``EVENTS``: ``"idles"``)."""
+        from queue import Empty
+
+        assert self.kc is not None
+        idles, wait = 0, None
+        while True:
+            try:
+                msg = self.kc.iopub_channel.get_msg(timeout=wait)
+                msg = await msg if hasattr(msg, "__await__") else msg
+            except Empty:
+                if parent_msg_id in self._replies or cell_index + 1 in self._event["timed_out"]:
+                    if idles > 1:
+                        self._event.setdefault("idles", []).append(cell_index + 1)
+                    return
+                wait = min(0.5, wait * 2)   # the cell still runs after an idle of its own
+                continue
+            if (msg.get("parent_header") or {}).get("msg_id") != parent_msg_id:
+                continue
+            content = msg.get("content")
+            if (msg.get("msg_type") == "status" and isinstance(content, dict)
+                    and content.get("execution_state") == "idle"):
+                idles, wait = idles + 1, 0.01  # the end, if the reply is in and nothing follows
+                continue
+            wait = None
+            self.process_message(msg, cell, cell_index)
 
     async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
         if cell is not None:
@@ -191,7 +249,12 @@ class WarningsAreNotErrors(NbGraderPreprocessor):
             return cell, resources
         outputs = []
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            if (out.get("output_type") == "stream"
+                    and any(marker in out.text for marker in NOT_ATTEMPTED)):
+                # the checker's verdict stays on stderr, whatever precedes it, and goes back
+                # there from stdout (a submission that pointed sys.stderr at sys.stdout)
+                outputs.append(NotebookNode(output_type="stream", name="stderr", text=out.text))
+            elif out.get("output_type") == "stream" and out.get("name") == "stderr":
                 warnings = "".join(m.group(0) for m in _WARNING.finditer(out.text))
                 rest = _WARNING.sub("", out.text)
                 if warnings:

@@ -138,7 +138,7 @@ def library_problem() -> Optional[str]:
         argv = bwrap_argv(bwrap, work, scratch, connection, None,
                           [sys.executable, "-c", _IMPORT_PROBE], as_root=as_root)
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(argv, capture_output=True, encoding="utf-8", errors="replace", timeout=120)
         except (OSError, subprocess.TimeoutExpired) as e:
             return f"a test sandbox did not start ({type(e).__name__}: {e})"
     found = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
@@ -426,11 +426,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _limit(SandboxLimits(args.memory, args.cpu, args.processes, args.file_size))
     for group in args.cgroup:  # as root: the caps on processes and memory are the cgroups'
         (group / "cgroup.procs").write_text(str(os.getpid()), encoding="utf-8")
+    # no descriptor of the grader's reaches the sandbox: jupyter_client starts the launcher with
+    # the grader's own stdin, stdout and stderr (a terminal, a log file), which a submission could
+    # write into (fake summaries, escape sequences that retitle the teacher's terminal)
+    null = os.open(os.devnull, os.O_RDWR)
     if not in_ram:
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
         os.execv(bwrap, full)
     # the launcher stays (bwrap dies with it, --die-with-parent): once bwrap says the sandbox's
     # pid, the grader's socket folder becomes a link into the sandbox's own RAM folder
-    child = subprocess.Popen(full, pass_fds=(write_fd,))
+    child = subprocess.Popen(full, pass_fds=(write_fd,), stdin=null, stdout=null, stderr=null)
     os.close(write_fd)
     pid = _sandbox_pid(read_fd)
     if pid is not None:

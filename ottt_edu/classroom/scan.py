@@ -107,7 +107,10 @@ SENSITIVE_ATTRIBUTES = {"sys", "modules", "displayhook", "excepthook", "settrace
                         # evaluate strings as code (annotations): typing.get_type_hints('x: "..."')
                         "get_type_hints", "ForwardRef", "get_annotations", "evaluate_forward_ref",
                         # bytes that become a name at run time: bytes.fromhex("5f5f...").decode()
-                        "fromhex", "decode", "b64decode", "unhexlify"}
+                        "fromhex", "decode", "b64decode", "unhexlify",
+                        # getattr in disguise: string.Formatter().get_field("0.__dict__", [m], {})
+                        "Formatter", "get_field", "get_value", "vformat", "format_field",
+                        "attrgetter", "methodcaller"}
 #: string constants that only name something to reach around the rules (``getattr(torch,
 #: "os")``); a string holding a dunder name other than :data:`PLAIN_DUNDERS` is one too
 _DUNDER_IN_STRING = re.compile(r"__\w+__")
@@ -138,12 +141,28 @@ def _module_attribute(module: str, name: str) -> Any:
     return getattr(loaded, name, None) if loaded is not None else None
 
 
-def _fold(node: ast.AST, depth: int = 0) -> Any:
+#: longest string the scan puts together (``"a" * 64 * 64 * 64 * 64`` is 16 MiB; the grader's own
+#: process runs the scan, outside every sandbox cap); a longer one is not folded
+_FOLD_CHARS = 4096
+#: ``%`` formats the scan folds: no width or precision (``"%0999999999d" % 0`` is 1 GB)
+_PLAIN_PERCENT = re.compile(r"^(?:[^%]|%(?:\(\w+\))?[sdr%])*$")
+
+
+def _fold(node: ast.AST, depth: int = 0, names: Any = None) -> Any:
     """The value of an expression made only of constants (``"_" * 2 + "import"``, an f-string,
-    ``"".join([...])``, ``chr(95)``, ``"tropmi"[::-1]``), or ``None``."""
+    ``"".join([...])``, ``chr(95)``, ``"tropmi"[::-1]``), or of names the cell binds once to
+    such a value (``names``: ``u = "_"; "0." + u + u + "dict" + u + u``); ``None`` otherwise.
+    Results are capped at :data:`_FOLD_CHARS` characters, checked before they are made."""
+    value = _fold_any(node, depth, names or {})
+    return None if isinstance(value, str) and len(value) > _FOLD_CHARS else value
+
+
+def _fold_any(node: ast.AST, depth: int, names: dict) -> Any:
     if depth > 50:
         return None
-    fold = lambda n: _fold(n, depth + 1)  # noqa: E731
+    fold = lambda n: _fold(n, depth + 1, names)  # noqa: E731
+    if isinstance(node, ast.Name) and node.id in names:
+        return names[node.id]
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.BinOp):
@@ -152,11 +171,11 @@ def _fold(node: ast.AST, depth: int = 0) -> Any:
             return None
         try:
             if isinstance(node.op, ast.Add) and type(left) is type(right) and isinstance(left, (str, int)):
-                return left + right
+                return left + right if isinstance(left, int) or len(left) + len(right) <= _FOLD_CHARS else None
             if isinstance(node.op, ast.Mult) and {type(left), type(right)} == {str, int}:
-                count = left if isinstance(left, int) else right
-                return (left * right) if 0 <= count <= 64 else None
-            if isinstance(node.op, ast.Mod) and isinstance(left, str):
+                count, text = (left, right) if isinstance(left, int) else (right, left)
+                return text * count if 0 <= count and len(text) * count <= _FOLD_CHARS else None
+            if isinstance(node.op, ast.Mod) and isinstance(left, str) and _PLAIN_PERCENT.match(left):
                 return left % right
         except (TypeError, ValueError):
             return None
@@ -190,6 +209,11 @@ def _fold(node: ast.AST, depth: int = 0) -> Any:
             base, args = fold(func.value), [fold(a) for a in node.args]
             if not isinstance(base, str) or any(a is None for a in args):
                 return None
+            sizes = [len(base), *(len(str(a)) for a in args)]
+            if func.attr == "format" and re.search(r"\{[^}]*:[^}]*\d", base):
+                return None  # a width ("{:999999999}") could be any size
+            if func.attr == "replace" and (sizes[0] + 1) * max(sizes[1:] or [1]) > _FOLD_CHARS:
+                return None
             try:
                 if func.attr == "join" and len(args) == 1 and isinstance(args[0], (tuple, str)):
                     return base.join(str(a) for a in args[0])
@@ -218,6 +242,7 @@ class _Scan(ast.NodeVisitor):
         self.own: list[set[str]] = [set()]  # per function: the parameter that is its own object
         self.in_class = [False]
         self.depth = depth               # strings scanned as code inside strings
+        self.constants: dict[str, Any] = {}   # names bound once to a foldable value
         self.found: list[tuple[int, str]] = []
 
     def module_path(self, dotted: str) -> str | None:
@@ -309,7 +334,7 @@ class _Scan(ast.NodeVisitor):
             return
         # a string that reads as code is scanned as code: typing.get_type_hints, a forward
         # reference or anything else may evaluate it (``x: "setattr(ex, 'check_x', ok)"``)
-        if self.depth >= _STRING_DEPTH or not value.strip():
+        if self.depth >= _STRING_DEPTH or not value.strip() or len(value) > 20_000:
             return
         try:
             tree = ast.parse(value.strip())
@@ -325,7 +350,7 @@ class _Scan(ast.NodeVisitor):
             self._string(node, node.value)
 
     def _computed(self, node: ast.AST) -> None:
-        value = _fold(node)
+        value = _fold(node, names=self.constants)
         if isinstance(value, str):
             self._string(node, value)
         self.generic_visit(node)
@@ -336,6 +361,10 @@ class _Scan(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Name) and node.func.id == "type" and len(node.args) == 3:
             self.found.append((node.lineno, "makes a class with type(name, bases, namespace)"))
+        elif (len(node.args) == 3 and isinstance(node.args[1], ast.Tuple)
+              and isinstance(node.args[2], (ast.Dict, ast.DictComp))):
+            self.found.append((node.lineno, "makes a class from (name, bases, namespace) (a "
+                                            "metaclass called by another name)"))
         self._computed(node)
 
     def visit_Name(self, node: ast.Name) -> None:
@@ -418,10 +447,30 @@ def _free_names(tree: ast.AST) -> set[str]:
     return loaded - bound
 
 
+def _constants(tree: ast.AST) -> dict[str, Any]:
+    """``{name: value}`` for the names the cell binds exactly once, by ``name = <an expression
+    :func:`_fold` can judge>`` (``u = "_"``), in the order they are bound."""
+    stores: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            stores[node.id] = stores.get(node.id, 0) + 1
+    found: dict[str, Any] = {}
+    assigns = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                      and isinstance(n.targets[0], ast.Name)), key=lambda n: (n.lineno, n.col_offset))
+    for node in assigns:
+        name = node.targets[0].id
+        if stores.get(name) == 1:
+            value = _fold(node.value, names=found)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                found[name] = value
+    return found
+
+
 def _findings(tree: ast.AST, modules: dict[str, str], ottt_names: dict[str, str],
               protected: set[str] = frozenset()) -> Iterable[tuple[int, str]]:
     defined = _bindings(tree)
     scan = _Scan(modules, ottt_names, set(defined))
+    scan.constants = _constants(tree)
     scan.visit(tree)
     flagged = {line for line, what in scan.found if what.startswith(("binds ", "redefines ", "assigns "))}
     for name, line in defined.items():
@@ -511,14 +560,22 @@ def review_notes(nb: Any, release: Any = None) -> list[str]:
         modules, ottt_names = {}, {}
     protected = _protected(release if release is not None else nb)
     given = None if release is None else {_source(c).strip() for c in release.get("cells", [])}
-    handed_out = {} if release is None else {
-        m["grade_id"]: m for m in (c.get("metadata", {}).get("nbgrader", {}) for c in release.get("cells", []))
-        if isinstance(m, dict) and isinstance(m.get("grade_id"), str)}
+    handed_out, kinds = {}, {}
+    for c in ([] if release is None else release.get("cells", [])):
+        m = c.get("metadata", {}).get("nbgrader", {})
+        if isinstance(m, dict) and isinstance(m.get("grade_id"), str):
+            handed_out[m["grade_id"]], kinds[m["grade_id"]] = m, c.get("cell_type")
     notes = []
     for i, cell in enumerate(cells, start=1):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         meta = meta if isinstance(meta, dict) else {}
-        if cell.get("cell_type") != "code":
+        handed_as = kinds.get(meta.get("grade_id")) if isinstance(meta.get("grade_id"), str) else None
+        if handed_as == "code" and cell.get("cell_type") != "code":
+            # nbgrader gives a cell back the type it was handed out with, and runs it
+            notes.append(f"review: cell {i} ({meta['grade_id']}) was handed in as a "
+                         f"{cell.get('cell_type')} cell; nbgrader runs it as the code cell it was "
+                         f"handed out as, so it is scanned as code")
+        elif cell.get("cell_type") != "code":
             continue
         if release is not None:
             meta, flag_note = _flags_as_released(i, meta, handed_out)

@@ -186,6 +186,9 @@ def test_a_submission_from_an_earlier_release_is_no_tampering(tmp_path):
     {"cell_type": "code", "metadata": {}, "source": 5, "outputs": [], "execution_count": None},
 ], ids=["metadata-not-a-dict", "no-grade-id", "source-not-text"])
 def test_a_malformed_notebook_costs_only_its_owner(tmp_path, cell):
+    """A notebook nbgrader cannot read scores 0 with a note, and the class goes on; a cell whose
+    nbgrader metadata is broken (not a dict, no grade_id) loses that metadata and is graded as
+    the student's own (nbgrader itself failed on it: the whole notebook scored 0)."""
     import json
     (tmp_path / "subs" / "bad").mkdir(parents=True)
     nb = json.loads(NB03.read_text(encoding="utf-8"))
@@ -197,4 +200,7 @@ def test_a_malformed_notebook_costs_only_its_owner(tmp_path, cell):
                            sandbox=sandbox_problem() is None)
     totals = {r.student: r for r in rows if r.exercise == "TOTAL"}
     assert totals["good"].score == 4.0
-    assert totals["bad"].score == 0.0 and totals["bad"].note
+    if cell["metadata"]:  # broken nbgrader metadata is taken off that cell; the rest is graded
+        assert totals["bad"].score == 4.0 and "carried nbgrader metadata" in totals["bad"].note
+    else:
+        assert totals["bad"].score == 0.0 and totals["bad"].note

@@ -457,6 +457,13 @@ def test_the_teachers_answers_raise_no_review_note():
     ("Yes = type('Yes', (), {bytes.fromhex('5f5f65715f5f').decode(): lambda s, o: True})",
      "makes a class with type(name, bases, namespace)"),
     ("Yes = type('Yes', (), {bytes.fromhex('5f5f65715f5f').decode(): lambda s, o: True})", "uses .fromhex"),
+    # the fifth attacking pass: a module's __dict__ through string.Formatter with a key built
+    # from a name bound to "_" (F1), a metaclass called under another name
+    ("import string\nimport ottt_edu.course.exercises as ex\nu = '_'\nkey = '0.' + u + u + 'dict' + u + u\n"
+     "d = string.Formatter().get_field(key, [ex], {})[0]", "uses the string '0.__dict__'"),
+    ("import string\nd = string.Formatter().get_field(key, [ex], {})[0]", "uses .get_field"),
+    ("Meta = type(torch.Tensor)\nT = Meta('T', (torch.Tensor,), {name: f})",
+     "makes a class from (name, bases, namespace)"),
 ])
 def test_the_scan_names_each_kind_of_tampering(code, says):
     nb = sim.read(NB03)
@@ -554,6 +561,33 @@ def test_a_checkout_whose_install_points_elsewhere_is_refused_before_grading(tmp
     assert len(line.splitlines()) == 1 and line.startswith("error: inside the grading sandbox"), line
     assert "cannot import it" in line and str(copy / "ottt_edu") in line and "pip install -e" in line, line
     assert not (tmp_path / "scores.csv").exists()
+
+
+def test_an_answer_cell_handed_in_as_markdown_is_scanned_as_code(tmp_path):
+    """F2 of the fifth pass: an answer cell turned into a markdown cell (one key press in
+    JupyterLab) was skipped by the scan, and nbgrader gave it back its type and ran it."""
+    classroom.build_student_edition("en", tmp_path)
+    release = nbformat.read(tmp_path / "en" / NB03.name, as_version=4)
+    nb = sim.read(NB03)
+    answer = sim.cell(nb, FIRST)
+    answer.cell_type = "markdown"
+    answer.source = "import ottt_edu.course.exercises as ex\nex.check_replace_for_grad = lambda *a: True"
+    for key in ("outputs", "execution_count"):
+        answer.pop(key, None)
+    notes = review_notes(nb, release)
+    assert any(f"({FIRST}) was handed in as a markdown cell" in n for n in notes), notes
+    assert any("assigns ottt_edu.course.exercises.check_replace_for_grad" in n for n in notes), notes
+
+
+def test_the_scan_folds_no_string_too_long_to_make():
+    """F4 of the fifth pass: the scan runs in the grader's own process, and folding
+    ``"%0999999999d" % 0`` took 16 s and 3.1 GB there; results are capped before they are made."""
+    import ast
+    from ottt_edu.classroom.scan import _fold
+    for code in ('"%09999999d" % 0', '"a" * 64 * 64 * 64', '"{:09999999}".format(0)',
+                 '"ab".replace("", "x" * 4000)'):
+        assert _fold(ast.parse(code, mode="eval").body) is None, code
+    assert _fold(ast.parse('"%s%s" % ("_", "_")', mode="eval").body) == "__"
 
 
 def test_without_bubblewrap_grading_is_refused_with_the_fix(tmp_path, monkeypatch):
@@ -701,3 +735,78 @@ print(f"cpu share: {(time.process_time() - _cpu) / (time.time() - _wall):.3f}")
     assert share > 0.2, share
     total = next(r for r in rows if r.student == "b_measure" and r.exercise == "TOTAL")
     assert total.score == total.max_score == 4.0, total.note
+
+
+def test_the_fifth_passs_attacks_fail_and_the_class_still_gets_its_csv(tmp_path):
+    """The fifth attacking pass, graded through the command line as a teacher runs it:
+    F3 a warning-looking prefix swallowed the checker's "Not attempted yet"; F6 a fake
+    ``status: idle`` ended the test cell before the checker spoke; F4 the kernel wrote into the
+    grader's own stdout and stderr (inherited descriptors); F7 escape and bidi characters reached
+    the CSV and the summary; F9 a file name that is no valid UTF-8 stopped the CSV from being
+    written for the whole class; F5 a pasted cell (a duplicate grade_id) zeroed the notebook."""
+    classroom.build_student_edition("en", tmp_path / "release")
+    teacher, student = sim.read(NB03), sim.read(tmp_path / "release" / "en" / NB03.name)
+    subs = tmp_path / "subs"
+
+    def hand_in(who, nb):
+        (subs / who).mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, subs / who / NB03.name)
+
+    both = {FIRST: "correct", SECOND: "correct"}
+    hand_in("honest", sim.submission(teacher, student, both))
+    warn = sim.submission(teacher, student, {FIRST: "correct", SECOND: "blank"})
+    sim.cell(warn, SECOND).source = ("import sys\ndef replace_by_detach(x, x_r):\n"
+                                     "    sys.stderr.write('x.py:1: UserWarning: ')\n"
+                                     "    raise NotImplementedError()\n")
+    hand_in("warnabsorb", warn)
+    idle = sim.submission(teacher, student, {FIRST: "correct", SECOND: "blank"})
+    sim.cell(idle, SECOND).source += (
+        "\n_ip = get_ipython()\n"
+        "_ip.events.register('pre_run_cell', lambda *a, **k: _ip.kernel._publish_status('idle', 'shell'))\n")
+    hand_in("fakeidle", idle)
+    fds = sim.submission(teacher, student, both)
+    fds.cells.append(nbformat.v4.new_code_cell(
+        "import os\n"
+        "for _fd in range(3, 512):\n"
+        "    try:\n"
+        "        _target = os.readlink(f'/proc/self/fd/{_fd}')\n"
+        "    except OSError:\n"
+        "        continue\n"
+        "    if not _target.startswith(('socket:', 'anon_inode:')):\n"
+        "        try:\n"
+        "            os.write(_fd, b'FD-MARKER-5 \\x1b]0;retitled\\x07\\n')\n"
+        "        except OSError:\n"
+        "            pass\n"))
+    hand_in("fds", fds)
+    escape = sim.submission(teacher, student, {FIRST: "correct", SECOND: "blank"})
+    sim.cell(escape, SECOND).source = ("def replace_by_detach(x, x_r):\n"
+                                       "    raise RuntimeError('\\x1b[8mHIDDEN \\u202eesrever \\x07')\n")
+    hand_in("escape", escape)
+    pasted = sim.submission(teacher, student, both)
+    setup = next(c for c in pasted.cells if c.metadata.get("nbgrader", {}).get("locked")
+                 and c.cell_type == "code")
+    pasted.cells.append(nbformat.from_dict(json.loads(json.dumps(setup))))
+    hand_in("pasted", pasted)
+    (subs / "zz").mkdir()
+    fd = os.open(os.fsencode(str(subs / "zz")) + b"/\xff.ipynb", os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"{}")
+    os.close(fd)
+    csv_path = tmp_path / "scores.csv"
+    done = subprocess.run([sys.executable, "-m", "ottt_edu.classroom", "grade", str(subs),
+                           "--csv", str(csv_path)], capture_output=True, timeout=900)
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said[-2000:]
+    assert b"FD-MARKER-5" not in said and b"retitled" not in said          # F4
+    text = csv_path.read_text(encoding="utf-8")
+    for raw in ("\x1b", "\x07", "\u202e"):                                  # F7
+        assert raw not in text and raw.encode() not in said, repr(raw)
+    assert "\\x1b[8mHIDDEN" in text
+    rows = {(r["student"], r["exercise"]): r for r in csv.DictReader(text.splitlines())}
+    assert rows[("honest", "TOTAL")]["score"] == "4"
+    assert rows[("fds", "TOTAL")]["score"] == "4", rows[("fds", "TOTAL")]
+    assert "said the cell had finished before it had" in rows[("fakeidle", "TOTAL")]["note"]
+    for who in ("warnabsorb", "fakeidle"):                                 # F3, F6
+        assert rows[(who, "check_replace_by_detach")]["score"] == "0", rows[(who, "check_replace_by_detach")]
+    assert rows[("pasted", "TOTAL")]["score"] == "4", (rows[("pasted", "TOTAL")], said[-3000:])  # F5
+    assert "carried nbgrader metadata" in rows[("pasted", "TOTAL")]["note"]
+    assert "\\udcff" in rows[("zz", "COURSE TOTAL")]["note"] or "\\xff" in rows[("zz", "COURSE TOTAL")]["note"]  # F9

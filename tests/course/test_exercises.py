@@ -3,6 +3,7 @@ unattempted one without failing, and rejects wrong answers with a helpful messag
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -1086,7 +1087,7 @@ def test_wrapping_prediction_task_text_names_every_allowed_name():
     import pathlib
     from ottt_edu.course.exercises import WRAPPER_NAMES
     md = (pathlib.Path(__file__).parents[2] / "notebooks"
-          / "05_spike_trace_op_and_ottt_sequential.md").read_text()
+          / "05_spike_trace_op_and_ottt_sequential.md").read_text(encoding="utf-8")
     task = md.split("### Your turn: predict the wrapping")[1].split("```")[0]
     for wrapper in WRAPPER_NAMES:
         assert f'"{wrapper}"' in task
@@ -1455,3 +1456,212 @@ def test_grad_with_trace_a_linear_only_wrapper_is_told_about_conv2d():
             return ReplaceforGrad.apply(ReplaceforGrad.apply(s, a) @ W.t() + bias, out)
     with pytest.raises(ExerciseError, match="wraps nn.Conv2d too"):
         check_grad_with_trace(LinearOnly)
+
+
+# -- the fourth attacking pass (issue 24, C10 and C12) -----------------------------------------
+class _CopiedGradwithTrace(nn.Module):
+    """Its own __init__, the library's forward copied off the class (C10)."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    forward = GradwithTrace.forward
+
+
+class _PropertyGradwithTrace(nn.Module):
+    forward = property(GradwithTrace.forward)
+
+
+def test_a_method_copied_off_a_library_class_is_refused():
+    """C10: ``forward = GradwithTrace.forward`` ran the library's code from the student's class,
+    and nothing the student wrote called the library: it scored full marks."""
+    from ottt_edu.course.exercises.core import assert_own_code
+    with pytest.raises(ExerciseError, match=r"takes GradwithTrace\.forward from the library"):
+        assert_own_code(_CopiedGradwithTrace)
+    whole = type("MyGradwithTrace", (nn.Module,), {  # every method of the library's, copied
+        k: v for k, v in vars(GradwithTrace).items() if callable(v) or isinstance(v, property)})
+    with pytest.raises(ExerciseError, match="from the library"):
+        assert_own_code(whole)
+    with pytest.raises(ExerciseError, match="from the library"):
+        assert_own_code(_PropertyGradwithTrace)
+
+
+def test_a_prediction_equal_to_anything_is_refused():
+    """C12: an object whose ``__eq__`` says yes to everything passed ``in WRAPPER_NAMES`` and
+    ``!=`` the truth; a name must be exactly a ``str``."""
+    anything = type("Anything", (), {"__eq__": lambda s, o: True, "__ne__": lambda s, o: False,
+                                     "__hash__": lambda s: 0})()
+    layers = len(_PREDICTED_NET.wrapping())
+    with pytest.raises(ExerciseError, match="is not a wrapper name"):
+        check_wrapping_prediction(_PREDICTED_NET, lambda: [anything] * layers)
+
+
+@pytest.mark.parametrize("check, answer", [
+    (lambda a: check_ottt_a_step(a), _step_by_library),
+    (lambda a: check_grad_with_trace(a), _FastGradwithTrace),
+], ids=["06-ottt_a_step", "04-fast_path_forward"])
+def test_no_correct_is_printed_above_the_library_error(check, answer, capsys):
+    """The student pass of issue 25: "Correct! ..." was printed, then the watch's error said the
+    same answer "scores nothing". The verdict waits for the watch."""
+    with pytest.raises(ExerciseError, match="library"):
+        check(answer)
+    assert "Correct!" not in capsys.readouterr().out
+
+
+def test_a_correct_answer_still_prints_its_verdict(capsys):
+    import reference_answers as reference
+    assert check_ottt_a_step(reference.ottt_a_step) is True
+    assert capsys.readouterr().out.startswith("Correct!")
+
+
+def test_a_loop_that_never_ends_is_stopped_with_the_case_and_why():
+    """The student pass of issue 25: the most natural first loop waits for a spike that a slow
+    neuron never fires, and the checker's cell ran forever with no output."""
+    import time
+
+    def first_spike_time(x, tau, v_threshold):
+        k, v, t = 1.0 - 1.0 / tau, 0.0, 0
+        while True:
+            v = k * v + x
+            if v >= v_threshold:
+                return t
+            t += 1
+
+    start = time.perf_counter()
+    with pytest.raises(ExerciseError, match=r"without returning: a loop that never ends\?(.|\n)*"
+                                            r"this neuron never fires") as e:
+        check_first_spike_time(first_spike_time)
+    assert "x=" in str(e.value) and time.perf_counter() - start < 60
+
+
+def test_the_step_limit_leaves_a_capped_loop_and_the_tracer_alone():
+    import sys
+    before = sys.gettrace()
+    assert check_first_spike_time(_loop_answer(cap=100_000)) is True
+    assert sys.gettrace() is before
+
+
+def _masked_after_power(spikes, tau):
+    """``k**lag * (lag >= 0)``: right for short trains, inf * 0 = NaN once k**-lag overflows."""
+    T = spikes.shape[0]
+    t = torch.arange(T, dtype=spikes.dtype)
+    lag = t[:, None] - t[None, :]
+    return ((1 - 1 / tau) ** lag * (lag >= 0)) @ spikes
+
+
+def _divided_by_powers(spikes, tau):
+    """``k^t * cumsum(s / k^t)``: right for short trains, inf once k^t underflows."""
+    k = 1 - 1 / tau
+    powers = k ** torch.arange(spikes.shape[0], dtype=spikes.dtype)[:, None]
+    return powers * torch.cumsum(spikes / powers, dim=0)
+
+
+@pytest.mark.parametrize("answer", [_masked_after_power, _divided_by_powers])
+def test_trace_closed_form_that_overflows_on_a_long_train_is_refused(answer):
+    """The student pass of issue 25: both passed (the cases had T <= 12); at T = 200 in float32
+    they give NaN or inf."""
+    with pytest.raises(ExerciseError, match=r"inf or NaN(.|\n)*negative power"):
+        check_trace_closed_form(answer)
+
+
+def test_trace_closed_form_without_the_mask_is_told_so():
+    def no_mask(spikes, tau):
+        t = torch.arange(spikes.shape[0], dtype=spikes.dtype)
+        return ((1 - 1 / tau) ** (t[:, None] - t[None, :]).abs()) @ spikes
+    with pytest.raises(ExerciseError, match="no mask"):
+        check_trace_closed_form(no_mask)
+
+
+def test_a_guarded_decay_input_loop_is_told_its_charge_equation():
+    """The student pass of issue 25: ``v += (x - v) / tau`` behind the guard
+    ``x * tau <= v_threshold: return None`` was told "off by one"."""
+    def first_spike_time(x, tau, v_threshold):
+        if x * tau <= v_threshold:
+            return None
+        v, t = 0.0, 0
+        while t < 100_000:
+            v = v + (x - v) / tau
+            if v >= v_threshold:
+                return t
+            t += 1
+        return None
+    with pytest.raises(ExerciseError, match="does not divide the input by tau"):
+        check_first_spike_time(first_spike_time)
+
+
+@pytest.mark.parametrize("answer, says", [
+    (lambda x, a: heaviside(x) + torch.sigmoid(a * x).detach() - torch.sigmoid(a * x), "wrong sign"),
+    (lambda x, a: heaviside(x) + a * torch.sigmoid(a * x) - (a * torch.sigmoid(a * x)).detach(),
+     "alpha times too large"),
+], ids=["sign", "alpha-twice"])
+def test_surrogate_spike_gradient_slips_are_named(answer, says):
+    """The student pass of issue 25: both were told "the gradient must be that of
+    sigmoid(alpha * x), not of the step"."""
+    with pytest.raises(ExerciseError, match=says):
+        check_surrogate_spike(answer)
+
+
+class _SpikeInBothArguments(nn.Module):
+    """``ReplaceforGrad.apply(spike, spike + trace)`` on the gradient path (the student pass)."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        if not isinstance(x, list):
+            return self.module(x)
+        spike, trace = x
+        with torch.no_grad():
+            value = self.module(spike)
+        return ReplaceforGrad.apply(self.module(ReplaceforGrad.apply(spike, spike + trace)), value)
+
+
+def test_grad_with_trace_spike_in_both_arguments_is_told_so():
+    """It was told "compute the value m(spike) without a graph", which it already did."""
+    with pytest.raises(ExerciseError, match="in both\\s+arguments of ReplaceforGrad"):
+        check_grad_with_trace(_SpikeInBothArguments)
+
+
+def test_ottt_lif_step_a_tuple_is_told_plainly():
+    """The student pass of issue 25: the first line spoke of OTTTSequential and _StepFnNode,
+    which notebook 04 has not introduced."""
+    import reference_answers as reference
+
+    def as_tuple(*args):
+        out, v, trace = reference.ottt_lif_step(*args)
+        return (tuple(out) if isinstance(out, list) else out), v, trace
+    with pytest.raises(ExerciseError) as e:
+        check_ottt_lif_step(as_tuple)
+    first = str(e.value).splitlines()[0]
+    assert "tuple of two tensors" in first and "_StepFnNode" not in str(e.value), str(e.value)
+
+
+class _MyFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, x_r):
+        return x_r.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+def _by_function(x, x_r):
+    return _MyFunction.apply(x, x_r)
+
+
+def _by_data(x, x_r):
+    y = x * 1.0
+    y.data = x_r.detach().clone()
+    return y
+
+
+@pytest.mark.parametrize("answer, how", [(_by_function, "a custom autograd.Function"),
+                                         (_by_data, ".data")], ids=["Function", "data"])
+def test_replace_by_detach_refuses_the_other_ways(answer, how):
+    """The student pass of issue 25: both passed, though the section asks for arithmetic and
+    .detach() only."""
+    with pytest.raises(ExerciseError, match=f"uses {re.escape(how)}"):
+        check_replace_by_detach(answer)

@@ -14,12 +14,14 @@ Reference: Xiao et al., "Online Training Through Time for Spiking Neural Network
 from __future__ import annotations
 
 import ast
+import contextvars
 import functools
 import inspect
 import os
 import sys
 import sysconfig
 import textwrap
+from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import torch
@@ -68,6 +70,49 @@ def _call(name: str, fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
     except NotImplementedError as e:
         raise _NotAttempted() from e
+
+
+#: Python lines a student's function may run for one case of a checker that calls it with a
+#: step limit: a loop capped at 100 000 steps runs about 300 000; ``while True`` waiting for the
+#: spike of a neuron that never fires would run forever (about 3 s to reach the limit here)
+STEP_LIMIT_LINES = 5_000_000
+
+
+class _TooLong(BaseException):
+    """Raised into the student's frame by the step limit (not an ``Exception``: an ``except
+    Exception`` around the loop does not swallow it)."""
+
+
+def _call_limited(name: str, case: str, fn: Callable[..., Any], *args: Any,
+                  hint: str = "") -> Any:
+    """:func:`_call` with at most :data:`STEP_LIMIT_LINES` lines run in the student's own code
+    (``sys.settrace``, on the student's frames only): a loop that never ends becomes an
+    ``ExerciseError`` naming the case instead of a cell that runs forever."""
+    count = 0
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal count
+        if event == "line":
+            count += 1
+            if count > STEP_LIMIT_LINES:
+                raise _TooLong()
+        return local
+
+    def calls(frame: Any, event: str, arg: Any) -> Any:
+        return local if _kind(frame.f_code.co_filename) == "student" else None
+
+    previous = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        return _call(name, fn, *args)
+    except _TooLong:
+        raise ExerciseError(say(
+            f"{name}: for {case} your function ran {STEP_LIMIT_LINES:,} lines without returning: "
+            f"a loop that never ends?" + (f"\n  hint: {hint}" if hint else ""),
+            f"{name}：{case}：你的函数运行了 {STEP_LIMIT_LINES:,} 行仍未返回：是不是一个永远不会结束的循环？"
+            + (f"\n  提示：{hint}" if hint else ""))) from None
+    finally:
+        sys.settrace(previous)
 
 
 def _not_attempted(what: str) -> bool:
@@ -123,10 +168,37 @@ LIBRARY_NAMES = ("ReplaceforGrad", "GradwithTrace", "SpikeTraceOp", "OTTTSequent
 
 
 def _functions_of(obj: Any) -> list[Callable[..., Any]]:
-    if inspect.isclass(obj):
-        return [f for f in vars(obj).values()
-                if inspect.isfunction(f) or isinstance(f, (staticmethod, classmethod))]
-    return [obj]
+    """The functions a class holds (methods, static and class methods, a property's getter and
+    setter, the function of a ``functools.partial``), or ``[obj]``."""
+    if not inspect.isclass(obj):
+        return [obj]
+    found = []
+    for f in vars(obj).values():
+        if isinstance(f, property):
+            found += [g for g in (f.fget, f.fset, f.fdel) if g is not None]
+        elif isinstance(f, functools.partial):
+            found.append(f.func)
+        elif inspect.isfunction(f) or isinstance(f, (staticmethod, classmethod)) or inspect.isbuiltin(f):
+            found.append(f)
+    return found
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[2])  # ottt_edu/
+
+
+def _library_code(fn: Any) -> bool:
+    """Whether ``fn`` is the library's own function (its module or its code's file is
+    ``ottt_edu``'s), however the student's class came to hold it."""
+    fn = getattr(fn, "__func__", fn)
+    module = getattr(fn, "__module__", None)
+    if isinstance(module, str) and module.split(".")[0] == "ottt_edu":
+        return True
+    code = getattr(fn, "__code__", None)
+    filename = getattr(code, "co_filename", "") or ""
+    try:
+        return str(Path(filename).resolve()).startswith(_PACKAGE_DIR + os.sep)
+    except (OSError, ValueError):
+        return False
 
 
 def _names_used(code: Any) -> set[str]:
@@ -203,6 +275,13 @@ def assert_own_code(obj: Any, forbidden: Sequence[str] = LIBRARY_NAMES) -> None:
                                 f"请提交你自己编写的函数或类。"))
     for fn in _functions_of(obj):
         fn = getattr(fn, "__func__", fn)
+        if _library_code(fn):  # a method copied off a library class: forward = GradwithTrace.forward
+            who = obj.__name__ if inspect.isclass(obj) else say("it", "它")
+            what = getattr(fn, "__qualname__", fn)
+            raise ExerciseError(say(
+                f"{name}: {who} takes {what!s} from the library (a function copied off a "
+                f"library class or module); write the method yourself.",
+                f"{name}：{who} 直接取用了库中的 {what!s}（从库的类或模块复制过来的函数）；请自己编写该方法。"))
         try:
             calls = _called_names(inspect.getsource(fn))
         except (OSError, TypeError, SyntaxError):  # no source: every global name counts
@@ -232,9 +311,19 @@ def _need_class(name: str, obj: Any, example: str) -> None:
                                 f"{type(obj).__name__}。"))
 
 
+#: the "Correct!" lines of the checker running under :func:`watched`, printed only once the
+#: watch has found no library code run for the answer (else "Correct!" and "scores nothing"
+#: would stand one above the other)
+_PENDING: contextvars.ContextVar[Optional[list[str]]] = contextvars.ContextVar("pending", default=None)
+
+
 def _correct(msg: str) -> bool:
     """Print the "Correct!" line; ``msg`` is already in the checkers' language (``say``)."""
-    print(say(f"Correct! {msg}", f"正确！{msg}"))
+    line, pending = say(f"Correct! {msg}", f"正确！{msg}"), _PENDING.get()
+    if pending is None:
+        print(line)
+    else:
+        pending.append(line)
     return True
 
 
@@ -371,16 +460,21 @@ def watched(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     def wrap(checker: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(checker)
         def run(*args: Any, **kwargs: Any) -> Any:
-            watch = _LibraryWatch(allowed)
+            watch, token = _LibraryWatch(allowed), _PENDING.set([])
             try:
                 with watch:
                     result = checker(*args, **kwargs)
+                verdicts = _PENDING.get() or []
             except Exception as e:
                 if watch.found is not None:
                     raise library_use_error(checker.__name__, watch.found) from None
                 raise e.with_traceback(None) if isinstance(e, ExerciseError) else e
+            finally:
+                _PENDING.reset(token)
             if watch.found is not None:
                 raise library_use_error(checker.__name__, watch.found)
+            for line in verdicts:
+                print(line)
             return result
         run.allowed_library = tuple(allowed)  # type: ignore[attr-defined]
         return run

@@ -19,7 +19,8 @@ import torch
 
 from ...neuron.lif import OTTTLIFNode
 from ..language import say
-from .core import (ExerciseError, _NotAttempted, _call, _correct, _fail, _not_attempted, watched)
+from .core import (ExerciseError, _NotAttempted, _call, _call_limited, _correct, _fail,
+                   _not_attempted, watched)
 
 __all__ = ["check_first_spike_time"]
 
@@ -148,6 +149,22 @@ def _equality_hint(x: float, tau: float) -> str:
                f"50 步后发放的 float64 循环也算正确）。")
 
 
+def _never_hint() -> str:
+    return say("this neuron never fires (x * tau <= v_threshold: v creeps up towards x * tau and "
+               "never reaches the threshold), so a loop that waits for its spike never ends; "
+               "return None for it before looping.",
+               "这个神经元永远不会发放（x * tau <= v_threshold：v 逐渐趋近 x * tau，永远达不到阈值），"
+               "所以等待它发放的循环永远不会结束；请在循环之前为它返回 None。")
+
+
+def _fires_hint(expected: Optional[int]) -> str:
+    return say(f"this neuron does fire (x * tau > v_threshold), at t = {expected}, but your loop "
+               f"never saw v reach the threshold: check the charge equation, "
+               f"v[t] = (1 - 1/tau) v[t-1] + x.",
+               f"这个神经元确实会发放（x * tau > v_threshold），在 t = {expected}，但你的循环一直没看到 v "
+               f"达到阈值：请检查充电方程 v[t] = (1 - 1/tau) v[t-1] + x。")
+
+
 @watched()
 def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -> bool:
     """Check ``fn(x, tau, v_threshold) -> first spike index or None`` (notebook 01).
@@ -176,7 +193,8 @@ def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -
             if (x, tau, thr) in _NEVER_EXACTLY:
                 expected = None        # exact: v only reaches v_threshold in the limit
                 try:
-                    raw = _call(name, fn, x, tau, thr)
+                    raw = _call_limited(name, f"x={x}, tau={tau}, v_threshold={thr}", fn, x, tau, thr,
+                                        hint=_never_hint())
                 except (ValueError, ZeroDivisionError, OverflowError) as e:
                     _fail(name, f"x={x}, tau={tau}, v_threshold={thr}", None,
                           f"{type(e).__name__}: {e}", _equality_hint(x, tau))
@@ -184,7 +202,8 @@ def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -
                 expected, margin = _simulate_first_spike(x, tau, thr)
                 if margin < 1e-9 and (x, tau, thr) not in _FIRST_SPIKE_TIES:
                     continue           # a random case on a rounding knife-edge
-                raw = _call(name, fn, x, tau, thr)
+                raw = _call_limited(name, f"x={x}, tau={tau}, v_threshold={thr}", fn, x, tau, thr,
+                                    hint=_never_hint() if x * tau <= thr else _fires_hint(expected))
             got = _time_step_answer(name, f"x={x}, tau={tau}, v_threshold={thr}", raw)
             if (x, tau, thr) in _NEVER_EXACTLY and got is not None and got == _simulate_first_spike(x, tau, thr)[0]:
                 got = None             # a float64 loop's answer: rounding, accepted as "never"
@@ -192,8 +211,12 @@ def check_first_spike_time(fn: Callable[[float, float, float], Optional[int]]) -
         wrong = [a for a in answers if not (a[2] == a[1] and (a[2] is None) == (a[1] is None))]
         if wrong:
             # A wrong *model* explains every answer: name it (better than a per-case guess).
+            # (every answer, or, with two wrong answers or more and not all None, every wrong one:
+            # a guard "x * tau <= v_threshold: return None" can keep a wrong model right elsewhere)
             for hint, _ in _first_spike_mistakes(*wrong[0][0]).items():
-                if all(_first_spike_mistakes(*c)[hint] == g for c, _, g in answers):
+                if all(_first_spike_mistakes(*c)[hint] == g for c, _, g in answers) or (
+                        len(wrong) >= 2 and any(g is not None for _, _, g in wrong)
+                        and all(_first_spike_mistakes(*c)[hint] == g for c, _, g in wrong)):
                     (x, tau, thr), expected, got = wrong[0]
                     _fail(name, f"x={x}, tau={tau}, v_threshold={thr}", expected, got, hint)
         for (x, tau, thr), expected, got in wrong[:1]:

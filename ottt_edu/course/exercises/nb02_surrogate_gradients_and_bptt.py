@@ -92,9 +92,22 @@ def check_surrogate_spike(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> 
                 hint = say("the gradient must be that of sigmoid(alpha * x), not of the step.",
                            "梯度必须是 sigmoid(alpha * x) 的梯度，而不是阶跃函数的梯度。")
                 plain = torch.sigmoid(x) * (1 - torch.sigmoid(x)) * w
+                mine = x_in.grad.to(x_ref.grad.dtype)
                 if torch.allclose(x_in.grad.to(plain.dtype), plain, atol=1e-6):
                     hint = say("you used sigmoid(x); the surrogate is sigmoid(alpha * x).",
                                "你用的是 sigmoid(x)；替代函数是 sigmoid(alpha * x)。")
+                elif torch.allclose(mine, -x_ref.grad, atol=1e-6, rtol=1e-5):
+                    hint = say("the gradient has the wrong sign: the term with the graph must be "
+                               "added and its detached copy subtracted (+ sg - sg.detach()), not "
+                               "the other way round.",
+                               "梯度的符号反了：带计算图的项要加上，它分离后的副本要减去 "
+                               "(+ sg - sg.detach())，而不是反过来。")
+                elif torch.allclose(mine, alpha * x_ref.grad, atol=1e-6, rtol=1e-5):
+                    hint = say("the gradient is alpha times too large: sigmoid(alpha * x) already "
+                               "brings its factor alpha through the chain rule; do not multiply "
+                               "by alpha again.",
+                               "梯度大了 alpha 倍：sigmoid(alpha * x) 通过链式法则已经带上了因子 "
+                               "alpha；不要再乘一次 alpha。")
                 _fail(name, case + say(", gradient dL/dx", "，梯度 dL/dx"), x_ref.grad, x_in.grad,
                       hint)
     except _NotAttempted:

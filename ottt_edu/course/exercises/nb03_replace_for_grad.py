@@ -12,6 +12,9 @@ Reference: Xiao et al., "Online Training Through Time for Spiking Neural Network
 """
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
 from typing import Any, Callable
 
 import torch
@@ -26,6 +29,27 @@ __all__ = ["check_replace_by_detach", "check_replace_for_grad"]
 
 
 # -- 03: ReplaceforGrad by detach ---------------------------------------------------------------
+def _detach_only(name: str, fn: Any) -> None:
+    """The exercise is the detach trick: a custom ``autograd.Function`` (the exercise above) or
+    ``.data`` (which hides a change from autograd) is not it. Read from ``fn``'s source."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return
+    for node in ast.walk(tree):
+        used = (node.attr if isinstance(node, ast.Attribute) else
+                node.id if isinstance(node, ast.Name) else None)
+        if used in ("Function", "apply", "data"):
+            how = ".data" if used == "data" else say("a custom autograd.Function",
+                                                     "自定义的 autograd.Function")
+            raise ExerciseError(say(
+                f"{name}: your replace_by_detach uses {how}; this exercise is the other way, "
+                f"with arithmetic and .detach() only (a Function is MyReplaceforGrad's way, above; "
+                f".data changes a value behind autograd's back).",
+                f"{name}：你的 replace_by_detach 用了 {how}；本练习要走另一条路：只用算术运算和 "
+                f".detach()（Function 是上面 MyReplaceforGrad 的做法；.data 会绕过自动微分修改数值）。"))
+
+
 @watched()
 def check_replace_by_detach(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
     """Check ``fn(x, x_r) -> y`` (notebook 03): value of ``x_r``, gradient to ``x``.
@@ -82,6 +106,7 @@ def check_replace_by_detach(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
                           "而不是 x 本身。"))
     except _NotAttempted:
         return _not_attempted(say("your replace_by_detach", "你的 replace_by_detach"))
+    _detach_only(name, fn)  # right values and gradients: now the way it got them
     return _correct(say("value of x_r, gradient to x, as ReplaceforGrad on 3 shapes.",
                         "值来自 x_r，梯度传给 x：在 3 种形状上与 ReplaceforGrad 一致。"))
 

@@ -57,12 +57,15 @@ def check_trace_closed_form(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
     ``a[t] = sum_{t' <= t} (1 - 1/tau)^(t - t') s[t']``, compared with the ``trace`` that
     ``OTTTLIFNode`` keeps, for seeded spike trains and ``tau`` in ``{2, 4, 1.5}``. The spikes
     come in float64 and in float32 (the answer must work for both: build new tensors with
-    ``spikes.dtype``); an error inside your code is turned into a hint.
+    ``spikes.dtype``), and one train is long (T = 200, float32: ``k^-(T-1)`` is past float32's
+    range, so an answer that raises k to a negative power, or divides by ``k^t``, gives inf or
+    NaN); an error inside your code is turned into a hint.
     """
     name = "check_trace_closed_form"
     try:
         for i, (T, N, tau, dtype) in enumerate([(8, 3, 2.0, torch.float64), (12, 5, 4.0, torch.float32),
-                                                (6, 2, 1.5, torch.float64), (7, 2, 2.0, torch.float32)]):
+                                                (6, 2, 1.5, torch.float64), (7, 2, 2.0, torch.float32),
+                                                (200, 3, 2.0, torch.float32)]):
             spikes, traces = _library_spikes_and_traces(T, N, tau, seed=40 + i)
             spikes, traces = spikes.to(dtype), traces.to(dtype)
             case = say(f"case {i} (T={T}, N={N}, tau={tau}, spikes {str(dtype).replace('torch.', '')})",
@@ -81,7 +84,24 @@ def check_trace_closed_form(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
             lag = t_idx[:, None] - t_idx[None, :]
             K = torch.where(lag >= 0, k ** lag.clamp(min=0), torch.zeros_like(lag)).to(dtype)
             shifted = torch.cat([torch.zeros_like(traces[:1]), traces[:-1]])
-            if torch.allclose(got, -traces, atol=atol):
+            spikes64 = spikes.double()
+            if not torch.isfinite(got).all():
+                hint = say(f"your traces hold inf or NaN for this long spike train: k^(t - t') with "
+                           f"t' > t is k to a negative power, up to k^-{T - 1} = {k ** -(T - 1):.3g}, "
+                           f"past {str(dtype).replace('torch.', '')}'s range (and so is 1 / k^t). "
+                           f"Zero the upper triangle before you raise k to the power: clamp the "
+                           f"exponent at 0 (or torch.where on t' <= t), then mask.",
+                           f"对这个较长的脉冲序列，你的迹含有 inf 或 NaN：t' > t 时 k^(t - t') 是 k 的负数次幂，"
+                           f"最大可达 k^-{T - 1} = {k ** -(T - 1):.3g}，超出了 "
+                           f"{str(dtype).replace('torch.', '')} 的表示范围（1 / k^t 也一样）。"
+                           f"请在求幂之前处理上三角：先把指数截断为不小于 0（或对 t' <= t 用 torch.where），再做掩码。")
+            elif torch.allclose(got.double(), (k ** lag.abs()) @ spikes64, atol=atol) or torch.allclose(
+                    got.double(), (k ** lag) @ spikes64, atol=atol):
+                hint = say("no mask: your K is non-zero above the diagonal too, so each trace also "
+                           "counts later spikes. Keep t' <= t only (the lower triangle, torch.tril).",
+                           "缺少掩码：你的 K 在对角线上方也不为零，所以每个迹还累计了之后的脉冲。"
+                           "只保留 t' <= t 的部分（下三角，torch.tril）。")
+            elif torch.allclose(got, -traces, atol=atol):
                 hint = say("sign flip: a trace counts spikes, it is never negative.",
                            "符号反了：迹累计的是脉冲，永远不会是负数。")
             elif torch.allclose(got, shifted, atol=atol):
@@ -259,6 +279,15 @@ def check_ottt_lif_step(fn: Callable[..., Any]) -> bool:
                         f"out = [spike, trace] (a list of two tensors), the new trace second.",
                         f"{name}：{case}：out 是 {_fmt(out)}。\n  提示：在训练模式下返回 "
                         f"out = [spike, trace]（由两个张量组成的列表），新的迹放在第二个。"))
+                if not isinstance(out, list):
+                    raise ExerciseError(say(
+                        f"{name}: for {case} out is a {type(out).__name__} of two tensors.\n  hint: "
+                        f"in training return the pair as a list, [spike, trace], not a tuple: that "
+                        f"is what OTTTLIFNode returns, and the next layers tell a pair from a "
+                        f"tensor by it.",
+                        f"{name}：{case}：out 是由两个张量组成的 {type(out).__name__}。\n  提示：训练模式下"
+                        f"请把这一对作为列表 [spike, trace] 返回，而不是元组：OTTTLIFNode 返回的就是列表，"
+                        f"后面的层也靠它区分一对张量和单个张量。"))
                 spike = out[0]
                 if not torch.equal(out[1].detach(), a_new.detach()):
                     _fail(name, case + ", out[1]", a_new, out[1],
@@ -468,11 +497,16 @@ def check_grad_with_trace(wrapper_class: Callable[[nn.Module], nn.Module]) -> bo
                                           "求梯度时看到的那个张量取迹的值，并把自己的梯度传给脉冲。"))
                     if (s_leaf.grad is not None and s_ref.grad.abs().max() > 0
                             and _close(s_leaf.grad, 2 * s_ref.grad)):
-                        hint = say("the gradient reaches the spike twice: compute the value "
-                                   "m(spike) without a graph (torch.no_grad()), the gradient path "
-                                   "is m(trace).",
-                                   "梯度两次传到了脉冲：请在不建计算图的情况下 (torch.no_grad()) "
-                                   "计算值 m(spike)，梯度路径是 m(trace)。")
+                        hint = say("the gradient reaches the spike twice, by two paths. Either the "
+                                   "value m(spike) keeps a graph (compute it under torch.no_grad(); "
+                                   "the gradient path is m(trace)), or the spike is in both "
+                                   "arguments of ReplaceforGrad.apply(x, x_r), which sends the "
+                                   "gradient to x and to x_r: x_r must be the trace alone (it has no "
+                                   "graph), not spike + trace.",
+                                   "梯度沿两条路径两次传到了脉冲。要么值 m(spike) 带着计算图（请在 "
+                                   "torch.no_grad() 下计算它；梯度路径是 m(trace)），要么脉冲同时出现在 "
+                                   "ReplaceforGrad.apply(x, x_r) 的两个参数里，而它会把梯度同时传给 x 和 "
+                                   "x_r：x_r 必须只是迹（它没有计算图），而不是 spike + trace。")
                     _fail(name, case + say(", gradient to the spike", "，传到脉冲的梯度"),
                           s_ref.grad, s_leaf.grad, hint)
             for (pname, p_ref), p, p_spike in zip(m_ref.named_parameters(), m_mine.parameters(),

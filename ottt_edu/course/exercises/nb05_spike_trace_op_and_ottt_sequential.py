@@ -100,7 +100,8 @@ def check_wrapping_prediction(net: OTTTSequential, prediction: Optional[Sequence
     wrong = []
     for (layer, how), answer in zip(truth, prediction):
         ans = _normalize_wrapper(answer)
-        if ans not in WRAPPER_NAMES:
+        if type(ans) is not str or ans not in WRAPPER_NAMES:  # exactly a str: an object "equal to
+            # anything" (a class of its own with __eq__) is not a name
             raise ExerciseError(say(
                 f"{name}: layer {layer}: {answer!r} is not a wrapper name; use one of "
                 f"{list(WRAPPER_NAMES)}.",
