@@ -492,9 +492,9 @@ def ensure_site_env(python: str | None = None) -> tuple[Path, Path]:
     MathJax tarball (npm); returns the interpreter and the tarball. Installed on first use."""
     py = ensure_env(python)
     want = hashlib.sha256(SITE_LOCK.read_bytes() + LOCK.read_bytes()).hexdigest()
-    if not SITE_STAMP.exists() or SITE_STAMP.read_text().strip() != want:
+    if not SITE_STAMP.exists() or SITE_STAMP.read_text(encoding="utf-8").strip() != want:
         _run([py, "-m", "pip", "install", "--quiet", "-c", LOCK, "-r", SITE_LOCK])
-        SITE_STAMP.write_text(want + "\n")
+        SITE_STAMP.write_text(want + "\n", encoding="utf-8")
     name, version, integrity = MATHJAX
     tarball = SITE_ASSETS / f"{name}-{version}.tgz"
     if not tarball.exists():
@@ -575,7 +575,7 @@ def lock(args) -> None:
         elif line.strip():
             old[key(line)] = line
     new = {}
-    site_pins = {key(line) for line in SITE_LOCK.read_text().splitlines()
+    site_pins = {key(line) for line in SITE_LOCK.read_text(encoding="utf-8").splitlines()
                  if line.strip() and not line.startswith("#")}  # the site extra's own lock
     for line in frozen:
         if "==" not in line or key(line).startswith("ottt") or key(line) in site_pins:

@@ -49,9 +49,9 @@ def write_site(root: Path, extra: dict[str, str] | None = None, student: dict | 
                                      encoding="utf-8")
         for asset in ("_static/a.css", "_static/mathjax/tex-chtml.js", "_images/s.png"):
             (base / asset).parent.mkdir(parents=True, exist_ok=True)
-            (base / asset).write_text("body {}" if asset.endswith(".css") else "x")
+            (base / asset).write_text("body {}" if asset.endswith(".css") else "x", encoding="utf-8")
         (base / "_downloads/abc").mkdir(parents=True, exist_ok=True)
-        (base / "_downloads/abc/04_x.ipynb").write_text(json.dumps(student or student_nb()))
+        (base / "_downloads/abc/04_x.ipynb").write_text(json.dumps(student or student_nb()), encoding="utf-8")
     return root
 
 
@@ -82,8 +82,8 @@ def test_no_answers_allows_prose_that_names_the_markers_but_not_a_listing(tmp_pa
 
 def test_twins_fails_on_a_page_without_its_twin(tmp_path):
     site = write_site(tmp_path)
-    (site / "en" / "teaching.html").write_text("<p>only English</p>")
-    (site / "zh-CN" / "glossary.html").write_text("<p>only Chinese</p>")
+    (site / "en" / "teaching.html").write_text("<p>only English</p>", encoding="utf-8")
+    (site / "zh-CN" / "glossary.html").write_text("<p>only Chinese</p>", encoding="utf-8")
     assert checks.twins(site) == ["en/teaching.html: no Chinese twin zh-CN/teaching.html",
                                   "zh-CN/glossary.html: no English twin en/glossary.html"]
 
@@ -133,7 +133,7 @@ def test_local_assets_allows_links_out_and_127_0_0_1_and_checks_css(tmp_path):
     site = write_site(tmp_path, {"page.html": '<a href="https://arxiv.org/abs/2210.04195">paper</a>'
                                               '<img src="http://127.0.0.1:8000/a.png">'})
     assert checks.local_assets(site) == []
-    (site / "en/_static/a.css").write_text("@import 'https://fonts.example.org/f.css';")
+    (site / "en/_static/a.css").write_text("@import 'https://fonts.example.org/f.css';", encoding="utf-8")
     assert checks.local_assets(site) == ["en/_static/a.css: loads https://fonts.example.org/f.css "
                                          "from outside the site"]
 
@@ -229,7 +229,7 @@ def test_site_installs_its_pins_then_builds(monkeypatch, tmp_path):
 def test_site_says_in_one_line_how_to_get_mathjax_without_npm(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(tasks, "ensure_env", lambda python=None: Path("/venv/python"))
     monkeypatch.setattr(tasks, "SITE_STAMP", tmp_path / "stamp")
-    (tmp_path / "stamp").write_text("x")
+    (tmp_path / "stamp").write_text("x", encoding="utf-8")
     monkeypatch.setattr(tasks, "SITE_ASSETS", tmp_path / "assets")
     monkeypatch.setattr(tasks.shutil, "which", lambda name: None)
     monkeypatch.setattr(tasks, "_run", lambda cmd, **kw: None)
@@ -240,7 +240,7 @@ def test_site_says_in_one_line_how_to_get_mathjax_without_npm(monkeypatch, tmp_p
 
 def test_the_site_pins_are_apart_from_the_lock():
     key = lambda line: line.split("==")[0].strip().lower().replace("_", "-")  # noqa: E731
-    pins = lambda path: {key(l) for l in path.read_text().splitlines()       # noqa: E731,E741
+    pins = lambda path: {key(l) for l in path.read_text(encoding="utf-8").splitlines()       # noqa: E731,E741
                          if l.strip() and not l.startswith("#")}
     site = pins(tasks.SITE_LOCK)
     assert {"sphinx", "myst-nb", "sphinx-book-theme", "jieba"} <= site
