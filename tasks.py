@@ -13,6 +13,11 @@ Maintenance (``python tasks.py --help`` lists all):
     python tasks.py notebooks       # the same for every notebook
     python tasks.py sync            # re-sync every .ipynb with its .md twin (the edited one wins)
     python tasks.py check-lock      # resolve the lock for Linux/macOS/Windows as a plain machine sees it
+    python tasks.py site            # the course's site, _build/site/en and _build/site/zh-CN
+    python tasks.py site --check    # the same with warnings as errors, offline, then its checks
+
+Before it installs the lock, ``preflight.py`` (beside this file) says in one line each what will
+not work on this machine (an old macOS, Windows on ARM64, a long Windows path, an old glibc).
 
 Standard library only: this file runs before anything is installed.
 """
@@ -28,9 +33,12 @@ import sys
 import time
 from pathlib import Path
 
+import preflight  # beside this file; standard library only
+
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 LOCK = ROOT / "requirements-lock.txt"
+SITE_LOCK = ROOT / "requirements-site.txt"  # the `site` extra's pins, on top of LOCK
 ZH_DIR = ROOT / "notebooks" / "zh-CN"
 NOTEBOOK_DIRS = [ROOT / "notebooks", ZH_DIR]
 KERNEL = "ottt-edu"
@@ -43,7 +51,8 @@ CHECKED_UP_TO = (3, 13)
 
 
 class TaskError(Exception):
-    """A one-line error for the user (printed without a traceback, exit code 1)."""
+    """An error for the user, printed without a traceback (exit code 2): one line, or one line per
+    argument (``TaskError(first, second)``)."""
 
 
 # --------------------------------------------------------------------------- the environment
@@ -89,6 +98,14 @@ def _check_version(info: dict, python: str) -> None:
               f"use Python 3.13 or older.", file=sys.stderr)
 
 
+def check_platform(facts: "preflight.Facts | None" = None) -> None:
+    """Before installing: stop with one line per thing that will not work here (an old macOS,
+    Windows on ARM64, a long Windows path, an old glibc; see preflight.py)."""
+    found = preflight.problems(facts or preflight.this_machine(str(ROOT)))
+    if found:
+        raise TaskError(*found)
+
+
 def _fingerprint(info: dict) -> str:
     h = hashlib.sha256()
     for f in (LOCK, ROOT / "pyproject.toml"):
@@ -131,14 +148,15 @@ def ensure_env(python: str | None = None) -> Path:
             _run([asked, "-m", "venv", VENV])
     py = venv_python()
     want = _fingerprint(info)
-    if STAMP.exists() and STAMP.read_text().strip() == want:
+    if STAMP.exists() and STAMP.read_text(encoding="utf-8").strip() == want:
         return py
+    check_platform()
     _run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=23"])
     _run([py, "-m", "pip", "install", "--quiet", "-r", LOCK])
     _run([py, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ROOT])
     _run([py, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL,
           "--display-name", KERNEL_DISPLAY])
-    STAMP.write_text(want + "\n")
+    STAMP.write_text(want + "\n", encoding="utf-8")
     return py
 
 
@@ -455,6 +473,63 @@ def zh(args) -> None:
     execute(args)
 
 
+# --------------------------------------------------------------------------- the site
+
+SITE_STAMP = VENV / ".ottt-edu-site-installed"
+SITE_ASSETS = VENV / "site-assets"
+#: MathJax 3 for the site's maths, the npm package (its tarball's sha512, as npm's lockfiles write it)
+MATHJAX = ("mathjax", "3.2.2",
+           "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==")
+
+
+def _integrity(path: Path) -> str:
+    import base64
+    return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
+
+
+def ensure_site_env(python: str | None = None) -> tuple[Path, Path]:
+    """``.venv`` plus the ``site`` pins (requirements-site.txt, constrained by the lock) and the
+    MathJax tarball (npm); returns the interpreter and the tarball. Installed on first use."""
+    py = ensure_env(python)
+    want = hashlib.sha256(SITE_LOCK.read_bytes() + LOCK.read_bytes()).hexdigest()
+    if not SITE_STAMP.exists() or SITE_STAMP.read_text(encoding="utf-8").strip() != want:
+        _run([py, "-m", "pip", "install", "--quiet", "-c", LOCK, "-r", SITE_LOCK])
+        SITE_STAMP.write_text(want + "\n", encoding="utf-8")
+    name, version, integrity = MATHJAX
+    tarball = SITE_ASSETS / f"{name}-{version}.tgz"
+    if not tarball.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise TaskError(f"the site needs MathJax from npm and npm is not installed: install "
+                            f"Node.js (e.g. apt-get install npm), or put {name}-{version}.tgz "
+                            f"(npm pack {name}@{version}) in {SITE_ASSETS}")
+        SITE_ASSETS.mkdir(parents=True, exist_ok=True)
+        _run([npm, "pack", "--silent", f"{name}@{version}", "--pack-destination", SITE_ASSETS])
+    if _integrity(tarball) != integrity:
+        raise TaskError(f"{tarball} is not {name} {version} (its sha512 differs from the pin); "
+                        f"delete it and run python tasks.py site again")
+    return py, tarball
+
+
+def _offline(cmd: list) -> list:
+    """``cmd`` in a network namespace of its own where Linux allows one (unshare); else as is."""
+    unshare = shutil.which("unshare") if sys.platform.startswith("linux") else None
+    if unshare and subprocess.call([unshare, "-rn", "true"], stderr=subprocess.DEVNULL) == 0:
+        return [unshare, "-rn", *cmd]
+    print("note: no network namespace here (unshare); the site is built with the network on, "
+          "and nothing in it asks for the network", file=sys.stderr)
+    return cmd
+
+
+def site(args) -> None:
+    """Build the course's site in both languages (``--check``: warnings as errors, offline,
+    then the static checks of website/checks.py)."""
+    py, tarball = ensure_site_env(args.python)
+    rest = list(args.rest)
+    cmd = [py, ROOT / "website" / "build.py", "--mathjax", tarball, *rest]
+    _run(_offline(cmd) if "--check" in rest else cmd, cwd=ROOT)
+
+
 # --------------------------------------------------------------------------- misc
 
 def figures(args) -> None:
@@ -494,26 +569,28 @@ def lock(args) -> None:
     def key(line: str) -> str:
         return line.split("==")[0].strip().lower().replace("_", "-")
     header, old = [], {}
-    for line in LOCK.read_text().splitlines():
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
         if line.startswith("#"):
             header.append(line)
         elif line.strip():
             old[key(line)] = line
     new = {}
+    site_pins = {key(line) for line in SITE_LOCK.read_text(encoding="utf-8").splitlines()
+                 if line.strip() and not line.startswith("#")}  # the site extra's own lock
     for line in frozen:
-        if "==" not in line or key(line).startswith("ottt"):
+        if "==" not in line or key(line).startswith("ottt") or key(line) in site_pins:
             continue
         marker = old.get(key(line), "").partition(";")[2].strip()
         new[key(line)] = f"{line}; {marker}" if marker else line
     for name, line in old.items():
         if name not in new and ";" in line:  # another platform's package
             new[name] = line
-    LOCK.write_text("\n".join(header + sorted(new.values(), key=key)) + "\n")
+    LOCK.write_text("\n".join(header + sorted(new.values(), key=key)) + "\n", encoding="utf-8")
     print(f"wrote {LOCK.name} ({len(new)} pins); now run: python tasks.py check-lock")
 
 
 def clean(args) -> None:
-    for name in (".venv", "build", "test-artifacts", "release"):
+    for name in (".venv", "build", "_build", "test-artifacts", "release"):
         shutil.rmtree(ROOT / name, ignore_errors=True)
     for egg in ROOT.glob("*.egg-info"):
         shutil.rmtree(egg, ignore_errors=True)
@@ -539,13 +616,14 @@ COMMANDS = {
     "bench-load": (bench_load, "benchmarks/threads.py and notebooks_under_load.py (two CPU burners)"),
     "check-lock": (check_lock, "resolve the lock for every supported platform (downloads wheels)"),
     "lock": (lock, "re-pin the lock from .venv after a deliberate upgrade"),
+    "site": (site, "build the site into _build/site/{en,zh-CN} (--check: -W, offline, then its checks)"),
     "clean": (clean, "remove .venv and build outputs"),
 }
 
 
 # Commands whose further arguments go unchanged to the tool they run (pytest, jupyter lab, ...).
 PASS_THROUGH = ("env", "lab", "test", "test-fast", "test-portable", "student", "grade", "figures", "bench-fast", "bench-memory",
-                "bench-online", "bench-load", "check-lock", "lock", "clean")
+                "bench-online", "bench-load", "check-lock", "lock", "clean", "site")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -588,8 +666,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except TaskError as e:
-        if str(e):
-            print(f"tasks.py {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        for line in filter(None, map(str, e.args)):
+            print(f"tasks.py {args.command}: error: {' '.join(line.split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -163,7 +163,7 @@ def _on_sigterm(signum, frame):  # turn SIGTERM into an exception so the finally
 def _peak_rss_kib(pid: int) -> Optional[int]:
     """``VmHWM`` (peak resident set, KiB) of ``pid``, or None without ``/proc``."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1])
@@ -313,7 +313,7 @@ def measure_server(start_timeout: float = 90.0) -> dict:
                f"--ServerApp.root_dir={NOTEBOOKS}"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")
-        log = open(Path(tmp) / "server.log", "w")
+        log = open(Path(tmp) / "server.log", "w", encoding="utf-8")
         proc = _spawn(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         base, q = f"http://127.0.0.1:{port}", f"token={token}"
         try:
@@ -619,7 +619,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         la = res["load_average_after"]
         print(f"\nload average after: {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}")
     if a.json:
-        a.json.write_text(json.dumps(res, indent=1) + "\n")
+        a.json.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {a.json}")
     return 1 if failed else 0
 

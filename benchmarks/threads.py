@@ -35,7 +35,7 @@ def train_seconds(threads: int, epochs: int, seed: int) -> tuple[float, float]:
                         "--method", "ottt_a", "--T", "6", "--epochs", str(epochs),
                         "--seed", str(seed), "--threads", str(threads), "--quiet",
                         "--json", str(out)], check=True, stdout=subprocess.DEVNULL)
-        history = json.loads(out.read_text())["history"]
+        history = json.loads(out.read_text(encoding="utf-8"))["history"]
     return history["time"][-1], history["test_acc"][-1]
 
 

@@ -99,7 +99,7 @@ TARGETS = [
 def read_lock(path: Path = LOCK) -> list[Requirement]:
     """The lock's pins (``name==version`` with an optional ``; marker``)."""
     pins = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
@@ -124,7 +124,7 @@ def pins_for(target: Target, pins: list[Requirement]) -> dict[str, Requirement]:
 
 
 def project_requirements() -> list[Requirement]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project.get("optional-dependencies", {})
     return [Requirement(r) for r in project["dependencies"] + extras["notebooks"] + extras["test"]]
 
@@ -133,7 +133,8 @@ def resolve(target: Target, chosen: dict[str, Requirement]) -> dict[str, dict]:
     """pip's dry run of the chosen pins for ``target``; returns each package's metadata."""
     with tempfile.TemporaryDirectory() as tmp:
         req_file = Path(tmp) / "pins.txt"
-        req_file.write_text("\n".join(f"{r.name}{r.specifier}" for r in chosen.values()) + "\n")
+        req_file.write_text("\n".join(f"{r.name}{r.specifier}" for r in chosen.values()) + "\n",
+                            encoding="utf-8")
         report = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
                "--no-deps", "--only-binary=:all:", "--quiet", "--report", str(report),
@@ -148,7 +149,7 @@ def resolve(target: Target, chosen: dict[str, Requirement]) -> dict[str, dict]:
         if done.returncode:
             errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
             raise LockError("; ".join(errors[-2:]) or done.stderr.strip()[-500:])
-        items = json.loads(report.read_text())["install"]
+        items = json.loads(report.read_text(encoding="utf-8"))["install"]
     return {canonicalize_name(i["metadata"]["name"]): i["metadata"] for i in items}
 
 

@@ -620,7 +620,7 @@ def test_disk_full_at_fsync_leaves_nothing_behind(tmp_path, monkeypatch):
     import errno
 
     from ottt_edu.train import checkpoint as ckpt
-    (tmp_path / "old.json").write_text("previous")
+    (tmp_path / "old.json").write_text("previous", encoding="utf-8")
 
     def fsync(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -629,7 +629,7 @@ def test_disk_full_at_fsync_leaves_nothing_behind(tmp_path, monkeypatch):
         ckpt.write_atomic(tmp_path / "old.json", b"new contents")
     assert e.value.errno == errno.ENOSPC
     assert [p.name for p in tmp_path.iterdir()] == ["old.json"]
-    assert (tmp_path / "old.json").read_text() == "previous"
+    assert (tmp_path / "old.json").read_text(encoding="utf-8") == "previous"
 
 
 # -- the command line -------------------------------------------------------------------------
@@ -668,7 +668,7 @@ def no_training(monkeypatch):
 
 @pytest.mark.parametrize("option", ["--json", "--png"])
 def test_cli_output_under_a_file(option, tmp_path, capsys, no_training):
-    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
     line = cli_error(TINY + [option, str(tmp_path / "notes.txt" / "out")], capsys, 2)
     assert f"{option} " in line and "lies under" in line and "notes.txt, which is a file" in line
 
@@ -686,7 +686,9 @@ def test_cli_output_not_writable(option, tmp_path, capsys, monkeypatch, no_train
     locked.mkdir()
     locked.chmod(0o500)
     real_access = os.access
-    if os.geteuid() == 0:                                  # root may write anyway: simulate
+    # Root may write anyway, and on Windows (no os.geteuid) a folder's mode bits do not stop
+    # writes: there the refusal is simulated.
+    if not hasattr(os, "geteuid") or os.geteuid() == 0:
         monkeypatch.setattr(cli.os, "access", lambda p, m: False if os.fspath(p) == str(locked)
                             else real_access(p, m))
     try:
@@ -697,14 +699,14 @@ def test_cli_output_not_writable(option, tmp_path, capsys, monkeypatch, no_train
 
 
 def test_cli_checkpoint_dir_is_a_file(tmp_path, capsys, no_training):
-    (tmp_path / "ckpt").write_text("x")
+    (tmp_path / "ckpt").write_text("x", encoding="utf-8")
     line = cli_error(TINY + ["--checkpoint-dir", str(tmp_path / "ckpt")], capsys, 2)
     assert "--checkpoint-dir" in line and "is a file, not a folder" in line
 
 
 def test_run_training_checkpoint_dir_is_a_file(tmp_path):
     from ottt_edu.train.run import RunOptions, run_training
-    (tmp_path / "ckpt").write_text("x")
+    (tmp_path / "ckpt").write_text("x", encoding="utf-8")
     with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
         run_training(run_config(), RunOptions(checkpoint_dir=str(tmp_path / "ckpt")))
 

@@ -147,7 +147,7 @@ def test_venv_made_by_another_interpreter_is_rebuilt(monkeypatch, tmp_path):
     """--python X with a .venv made by Y: .venv is removed and made again with X."""
     venv = tmp_path / ".venv"
     (venv / "bin").mkdir(parents=True)
-    (venv / "pyvenv.cfg").write_text("home = /elsewhere\n")
+    (venv / "pyvenv.cfg").write_text("home = /elsewhere\n", encoding="utf-8")
     made = []
     monkeypatch.setattr(tasks, "VENV", venv)
     monkeypatch.setattr(tasks, "STAMP", venv / ".stamp")
@@ -168,9 +168,10 @@ def test_normalize_drops_timing_and_python_version(tmp_path):
     nb = tmp_path / "x.ipynb"
     nb.write_text('{"cells": [{"cell_type": "code", "metadata": {"execution": {"a": 1}}, "source": ""}],'
                   ' "metadata": {"language_info": {"name": "python", "version": "3.12.1"},'
-                  ' "jupytext": {"default_lexer": "ipython3"}}, "nbformat": 4, "nbformat_minor": 5}')
+                  ' "jupytext": {"default_lexer": "ipython3"}}, "nbformat": 4, "nbformat_minor": 5}',
+                  encoding="utf-8")
     tasks.normalize(nb)
-    text = nb.read_text()
+    text = nb.read_text(encoding="utf-8")
     assert "3.12.1" not in text and "execution" not in text and "jupytext" not in text
 
 
@@ -186,7 +187,7 @@ def test_existing_venv_is_kept_when_no_interpreter_is_named(monkeypatch, tmp_pat
                                                         "executable": py})
     monkeypatch.setattr(tasks, "_run", lambda cmd, **kw: calls.append([str(c) for c in cmd]))
     monkeypatch.setattr(tasks, "_fingerprint", lambda info: "f")
-    (venv / ".stamp").write_text("f\n")
+    (venv / ".stamp").write_text("f\n", encoding="utf-8")
     assert tasks.ensure_env(None) == tasks.venv_python(venv)
     assert calls == [] and venv.exists()
 

@@ -21,6 +21,9 @@ sys.path.insert(0, str(ROOT))
 import tasks  # noqa: E402
 
 pytest.importorskip("nbconvert")
+pytestmark = pytest.mark.skipif(sys.platform == "win32",
+                                reason="kill -9 is POSIX: Windows has no SIGKILL (os.kill(pid, 9) there is "
+                                       "TerminateProcess with exit code 9, not the -9 these tests read)")
 NAME = "00_start_here"
 
 RUN = """

@@ -101,6 +101,12 @@ def _trial_folder(tmp_path: Path, base: Path) -> Path:
     return folder
 
 
+POSIX_KILL = pytest.mark.skipif(sys.platform == "win32",
+                                reason="kill -9 is POSIX: Windows has no SIGKILL (os.kill(pid, 9) there is "
+                                       "TerminateProcess with exit code 9, not the -9 these tests read)")
+
+
+@POSIX_KILL
 @pytest.mark.parametrize("trial", range(10))
 def test_a_sync_killed_at_a_random_moment_loses_nothing(before_and_after, tmp_path, trial):
     base, before, after = before_and_after
@@ -130,6 +136,7 @@ sys.exit(tasks.main(["sync", *sys.argv[1:]]))
 """
 
 
+@POSIX_KILL
 @pytest.mark.parametrize("k", range(1, 8))
 def test_a_sync_killed_before_each_file_replacement_loses_nothing(before_and_after, tmp_path, k):
     """Killed just before its k-th ``os.replace`` (the notebooks, the twins, the record)."""

@@ -1,7 +1,13 @@
 """``python -m ottt_edu.classroom student|grade``: the classroom kit's command line.
 
-    python -m ottt_edu.classroom student [--edition en|zh-CN|all] [--out release]
+    python -m ottt_edu.classroom student [--edition en|zh-CN|all] [--out release] [--notebooks DIR]
     python -m ottt_edu.classroom grade SUBMISSIONS [--edition en|zh-CN] [--csv scores.csv] [--no-sandbox]
+                                       [--notebooks DIR]
+
+``--notebooks DIR``: the course's notebooks (English ``DIR/NN_name.ipynb``, Chinese
+``DIR/zh-CN/``), by default the repository's ``notebooks/``; needed when ottt_edu is installed
+into an environment (site-packages) rather than run from its repository. There the student
+edition goes to ``./release`` (the current folder) unless ``--out`` says otherwise.
 
 Grading runs every submission's kernel in its own bubblewrap sandbox (Linux; see
 ``ottt_edu.classroom.sandbox``) and refuses to run without one unless ``--no-sandbox`` is given.
@@ -16,8 +22,13 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .editions import EDITIONS, ROOT, ClassroomError, build_student_edition
+from .editions import EDITIONS, NOTEBOOKS, ROOT, ClassroomError, build_student_edition
 from .grade import _inert, check_csv_path, grade, write_csv
+
+NOTEBOOKS_HELP = ("the course's notebooks: DIR/NN_name.ipynb in English, DIR/zh-CN/ in Chinese "
+                  "(default: the repository's notebooks/; needed when ottt_edu is installed "
+                  "into site-packages)")
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ottt_edu.classroom",
@@ -25,11 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("student", help="write the student edition to release/<edition>/")
     s.add_argument("--edition", choices=[*EDITIONS, "all"], default="all")
-    s.add_argument("--out", type=Path, default=ROOT / "release")
+    s.add_argument("--out", type=Path, default=None,
+                   help="where release/<edition>/ goes (default: the repository's release/, or "
+                        "./release when ottt_edu is installed outside its repository)")
+    s.add_argument("--notebooks", type=Path, default=None, metavar="DIR", help=NOTEBOOKS_HELP)
     g = sub.add_parser("grade", help="autograde SUBMISSIONS/<student>/NN_name.ipynb into a CSV")
     g.add_argument("submissions", type=Path)
     g.add_argument("--edition", choices=list(EDITIONS), default="en")
     g.add_argument("--csv", type=Path, default=Path("scores.csv"))
+    g.add_argument("--notebooks", type=Path, default=None, metavar="DIR", help=NOTEBOOKS_HELP)
     g.add_argument("--keep", type=Path, default=None,
                    help="keep the nbgrader course here (autograded notebooks with their outputs "
                         "in KEEP/<edition>/autograded/<student>/NN_name/) instead of a temporary folder")
@@ -47,13 +62,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "student":
             editions = list(EDITIONS) if args.edition == "all" else [args.edition]
+            out = args.out or (ROOT / "release" if NOTEBOOKS.is_dir() else Path("release"))
             for edition in editions:
-                written = build_student_edition(edition, args.out)
-                print(f"{edition}: {len(written)} notebooks in {args.out / edition}")
+                written = build_student_edition(edition, out, notebooks=args.notebooks)
+                print(f"{edition}: {len(written)} notebooks in {out / edition}")
         else:
             check_csv_path(args.csv)
             rows = grade(args.submissions, args.edition, work=args.keep, sandbox=not args.no_sandbox,
-                         jobs=args.jobs)
+                         jobs=args.jobs, notebooks=args.notebooks)
             digest = write_csv(rows, args.csv)
             totals = [r for r in rows if r.exercise == "TOTAL"]
             print(f"graded {len(totals)} notebook(s) of {len({r.student for r in totals})} "

@@ -8,6 +8,10 @@ setup cell is read-only. :func:`build_student_edition` runs nbgrader's ``generat
 on every notebook: answers become ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, hidden
 tests and outputs go, and the results are written flat to ``release/<edition>/NN_name.ipynb``.
 
+The notebooks are read from the repository's ``notebooks/`` folder; a package installed into
+site-packages has none beside it, so every function here (and ``--notebooks DIR`` on the command
+line) takes the folder as ``notebooks``: ``DIR/NN_name.ipynb`` in English, ``DIR/zh-CN/`` in Chinese.
+
 学生版: 用 nbgrader 把答案替换为 ``raise NotImplementedError()``, 删除隐藏测试与输出。
 
 Reference: nbgrader 0.9 (https://nbgrader.readthedocs.io), ``generate_assignment``.
@@ -23,7 +27,10 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
-EDITIONS = {"en": ROOT / "notebooks", "zh-CN": ROOT / "notebooks" / "zh-CN"}
+#: the repository's notebooks (the default of every ``notebooks`` argument); absent when the
+#: package is installed into site-packages
+NOTEBOOKS = ROOT / "notebooks"
+EDITIONS = {"en": NOTEBOOKS, "zh-CN": NOTEBOOKS / "zh-CN"}
 #: Longest a single cell may run while grading. The slowest cell of the course took 37.6 s
 #: under nbval on the course machine (2 cores; notebook 10's SLTT/FPTT sweep); 300 s is 8x that,
 #: room for a loaded machine, and stops a submission that loops forever.
@@ -52,6 +59,8 @@ class CourseConfig:
     kernel_name: str = "python3"
     #: ZeroMQ over Unix sockets with this path prefix (the sandbox has no network), or TCP
     ipc_path: Optional[str] = None
+    #: the teacher edition's notebooks (``edition_folder``); None: the repository's
+    notebooks: Optional[Path] = None
 
     def nbgrader_config(self):  # -> traitlets.config.Config
         from nbconvert.preprocessors import ClearMetadataPreprocessor
@@ -97,14 +106,39 @@ def _need_nbgrader() -> None:
                              "the project's lock, nbgrader included).") from e
 
 
-def source_notebooks(edition: str) -> list[Path]:
-    """The teacher edition's notebooks of ``edition`` ("en" or "zh-CN"), in course order."""
+def edition_folder(edition: str, notebooks: Optional[Path] = None) -> Path:
+    """The folder of ``edition``'s notebooks: ``notebooks`` itself for "en", ``notebooks/zh-CN``
+    for "zh-CN"; ``notebooks=None`` is the repository's ``notebooks/``."""
     if edition not in EDITIONS:
         raise ClassroomError(f"unknown edition {edition!r}; choose one of {', '.join(EDITIONS)}")
-    found = sorted(EDITIONS[edition].glob("[0-9][0-9]_*.ipynb"))
-    if not found:
-        raise ClassroomError(f"no notebooks in {EDITIONS[edition]}")
-    return found
+    if notebooks is None:
+        return EDITIONS[edition]
+    return Path(notebooks) if edition == "en" else Path(notebooks) / edition
+
+
+def has_notebooks(edition: str, notebooks: Optional[Path] = None) -> bool:
+    """Whether ``edition_folder(edition, notebooks)`` holds any course notebook."""
+    return any(edition_folder(edition, notebooks).glob("[0-9][0-9]_*.ipynb"))
+
+
+def source_notebooks(edition: str, notebooks: Optional[Path] = None) -> list[Path]:
+    """The teacher edition's notebooks of ``edition`` ("en" or "zh-CN"), in course order, from
+    ``notebooks`` (see :func:`edition_folder`; default: the repository's)."""
+    folder = edition_folder(edition, notebooks)
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if found:
+        return found
+    layout = "DIR holds the English NN_name.ipynb, DIR/zh-CN the Chinese ones"
+    if notebooks is None and not NOTEBOOKS.is_dir():
+        raise ClassroomError(f"no notebooks folder at {NOTEBOOKS} (ottt_edu is installed outside "
+                             f"its repository): pass --notebooks DIR, the course's notebooks "
+                             f"({layout})")
+    if notebooks is not None and not Path(notebooks).is_dir():
+        what = "is not a folder" if Path(notebooks).exists() else "does not exist"
+        raise ClassroomError(f"--notebooks {notebooks} {what} ({layout})")
+    where = "pass --notebooks DIR" if notebooks is None else "--notebooks DIR"
+    alone = "; --edition en builds or grades the English edition alone" if edition != "en" else ""
+    raise ClassroomError(f"no notebooks (NN_name.ipynb) in {folder} ({where}: {layout}{alone})")
 
 
 #: what decides grading: the nbgrader metadata the Chinese twins must share with the English
@@ -119,14 +153,14 @@ def _grading_metadata(path: Path) -> list[dict]:
             for c in cells if c.get("metadata", {}).get("nbgrader")]
 
 
-def edition_mismatches(edition: str = "zh-CN") -> list[str]:
+def edition_mismatches(edition: str = "zh-CN", notebooks: Optional[Path] = None) -> list[str]:
     """Where a twin of ``edition`` grades differently from its English notebook (one points
     source: the English cells' nbgrader metadata), one line each; ``[]`` when they agree."""
     if edition == "en":
         return []
     problems = []
-    for twin in source_notebooks(edition):
-        english = EDITIONS["en"] / twin.name
+    for twin in source_notebooks(edition, notebooks):
+        english = edition_folder("en", notebooks) / twin.name
         if not english.exists():
             problems.append(f"{twin}: no English notebook {english.name}")
             continue
@@ -173,21 +207,22 @@ def prepare_course(config: CourseConfig, notebooks: Iterable[Path]) -> list[str]
 
 
 def build_student_edition(edition: str = "en", out: Path = ROOT / "release",
-                          work: Optional[Path] = None) -> list[Path]:
+                          work: Optional[Path] = None, notebooks: Optional[Path] = None) -> list[Path]:
     """Write the student edition of ``edition`` to ``out/<edition>/NN_name.ipynb``; return the paths.
+    ``notebooks``: the teacher edition's folder (:func:`edition_folder`; default: the repository's).
 
     The edition is built in a temporary folder beside ``out/<edition>`` and swapped in only when
     complete, so a kill or a full disk leaves the previous edition whole. A folder that holds
     anything but notebooks of this course (a teacher's own files) is refused, never deleted.
     """
-    notebooks = source_notebooks(edition)
-    mismatched = edition_mismatches(edition)
+    sources = source_notebooks(edition, notebooks)
+    mismatched = edition_mismatches(edition, notebooks)
     if mismatched:
         raise ClassroomError(f"the {edition} edition would grade differently from the English one: "
                              f"{mismatched[0]}" + (f" (and {len(mismatched) - 1} more)"
                                                    if len(mismatched) > 1 else ""))
     target = Path(out) / edition
-    expected = {f"{p.stem}.ipynb" for p in notebooks}
+    expected = {f"{p.stem}.ipynb" for p in sources}
     building = target.with_name(f".{edition}.ottt-tmp")
     old = target.with_name(f".{edition}.ottt-old")
     if old.is_dir() and not target.exists():  # killed between the two renames of the swap
@@ -208,7 +243,7 @@ def build_student_edition(edition: str = "en", out: Path = ROOT / "release",
     try:
         with tempfile.TemporaryDirectory(prefix="ottt-course-") as tmp:
             config = CourseConfig(root=Path(work or tmp) / edition, edition=edition)
-            ids = prepare_course(config, notebooks)
+            ids = prepare_course(config, sources)
             building.mkdir(parents=True)
             for stem in ids:
                 shutil.copyfile(config.root / "release" / stem / f"{stem}.ipynb",

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .editions import (CELL_TIMEOUT_S, EDITIONS, NOTEBOOK_TIMEOUT_S, ClassroomError, CourseConfig,
-                       _api, edition_mismatches, prepare_course, source_notebooks)
+                       _api, edition_mismatches, has_notebooks, prepare_course, source_notebooks)
 from .sandbox import (SandboxLimits, kernel_spec, library_problem, make_cgroups, remove_cgroup,
                       sandbox_problem, slot_uid)
 from .scan import review_notes
@@ -81,17 +81,18 @@ def earlier_sources(source_nb: Path, limit: int = 30) -> dict[str, set[str]]:
 
     try:
         top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=source_nb.parent,
-                             capture_output=True, text=True, timeout=30)
+                             capture_output=True, encoding="utf-8", errors="replace", timeout=30)
         if top.returncode:
             return {}
         root = Path(top.stdout.strip()).resolve()
         rel = source_nb.resolve().relative_to(root).as_posix()
         revs = subprocess.run(["git", "log", f"-{limit}", "--format=%H", "--", rel],
-                              cwd=root, capture_output=True, text=True, timeout=30).stdout.split()
+                              cwd=root, capture_output=True, encoding="utf-8", errors="replace",
+                              timeout=30).stdout.split()
         found: dict[str, set[str]] = {}
         for rev in revs:
             shown = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=root,
-                                   capture_output=True, text=True, timeout=30)
+                                   capture_output=True, encoding="utf-8", errors="replace", timeout=30)
             if shown.returncode:
                 continue
             for c in json.loads(shown.stdout).get("cells", []):
@@ -313,6 +314,7 @@ def _sandboxed_kernel(tmp: Path, limits: SandboxLimits, slots: int = 1):
 
 
 def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *,
+          notebooks: Optional[Path] = None,
           sandbox: bool = True, limits: SandboxLimits = SandboxLimits(),
           cell_timeout_s: int = CELL_TIMEOUT_S, notebook_timeout_s: int = NOTEBOOK_TIMEOUT_S,
           jobs: int = 1) -> list[CellScore]:
@@ -325,14 +327,17 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
     submissions you trust; every row's note then says so. ``jobs``: grade that many
     submissions at once, each in its own sandbox, in worker processes (each worker's sandbox has
     its own process cap: as root its own cgroup and uid).
-    Every submission is copied (and hashed) before any student code runs; the copies are graded."""
+    Every submission is copied (and hashed) before any student code runs; the copies are graded.
+    ``notebooks``: the teacher edition's folder (``editions.edition_folder``; default: the
+    repository's ``notebooks/``)."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ClassroomError(f"--jobs must be a whole number >= 1, got {jobs!r}")
 
-    notebooks = {p.stem: p for p in source_notebooks(edition)}
-    editions_here = [ed for ed, folder in EDITIONS.items() if any(folder.glob("[0-9][0-9]_*.ipynb"))]
+    folder = notebooks  # the teacher edition's folder; from here on, its notebooks by stem
+    notebooks = {p.stem: p for p in source_notebooks(edition, folder)}
+    editions_here = [ed for ed in EDITIONS if has_notebooks(ed, folder)]
     for ed in editions_here:
-        mismatched = edition_mismatches(ed)
+        mismatched = edition_mismatches(ed, folder)
         if mismatched:
             raise ClassroomError(f"the {ed} notebooks grade differently from the English ones: "
                                  f"{mismatched[0]}")
@@ -346,8 +351,7 @@ def grade(submissions: Path, edition: str = "en", work: Optional[Path] = None, *
     try:
         subs, digests = _snapshot(found, snapshot)
         rows = _grade_snapshot(subs, student_notes, notebooks, sandbox, limits,
-                               (cell_timeout_s, notebook_timeout_s), jobs,
-                               edition, work)
+                               (cell_timeout_s, notebook_timeout_s), jobs, edition, work, folder)
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)
     changed = {key for key, path in found.items() if _sha256(path) != digests[key]}
@@ -383,7 +387,7 @@ def _snapshot(found: dict, folder: Path) -> tuple[dict, dict]:
 
 def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: bool,
                     limits: SandboxLimits, timeouts: tuple[int, int], jobs: int, edition: str,
-                    work: Optional[Path]) -> list[CellScore]:
+                    work: Optional[Path], folder: Optional[Path] = None) -> list[CellScore]:
     """``grade`` on the snapshot: see there."""
     import nbformat
     students = sorted({s for s, _ in subs} | set(student_notes))
@@ -408,7 +412,7 @@ def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: b
             continue
         if not cells[key[1]]:
             continue
-        mine = mine if any(EDITIONS[mine].glob("[0-9][0-9]_*.ipynb")) else edition
+        mine = mine if has_notebooks(mine, folder) else edition
         if mine != edition:
             problems[key].append(f"graded against the {mine} edition (it was made from that one)")
         by_edition.setdefault(mine, {})[key] = path
@@ -419,7 +423,7 @@ def _grade_snapshot(subs: dict, student_notes: dict, notebooks: dict, sandbox: b
         for ed, batch in sorted(by_edition.items()):
             config = CourseConfig(root=Path(work or tmp) / ed, edition=ed,
                                   cell_timeout_s=timeouts[0], notebook_timeout_s=timeouts[1],
-                                  kernel_name=kernel, ipc_path=ipc)
+                                  kernel_name=kernel, ipc_path=ipc, notebooks=folder)
             scores.update(_grade_batch(config, batch, problems, jobs))
     rows: list[CellScore] = []
     for student in students:
@@ -459,7 +463,7 @@ class _Course:
 
     def __init__(self, config: CourseConfig, stems: Sequence[str]) -> None:
         self.config = config
-        self.sources = source_by_stem(config.edition)
+        self.sources = source_by_stem(config.edition, config.notebooks)
         prepare_course(config, [self.sources[s] for s in sorted(stems)])
         self.api = _api(config)
         self.earlier: dict[str, dict[str, set[str]]] = {}
@@ -589,8 +593,8 @@ def _grade_batch(config: CourseConfig, batch: dict, problems: dict, jobs: int = 
     return found
 
 
-def source_by_stem(edition: str) -> dict[str, Path]:
-    return {p.stem: p for p in source_notebooks(edition)}
+def source_by_stem(edition: str, notebooks: Optional[Path] = None) -> dict[str, Path]:
+    return {p.stem: p for p in source_notebooks(edition, notebooks)}
 
 
 def graded_cells(notebook: Path) -> list[tuple[str, float]]:

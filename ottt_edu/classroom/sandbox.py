@@ -138,7 +138,7 @@ def library_problem() -> Optional[str]:
         argv = bwrap_argv(bwrap, work, scratch, connection, None,
                           [sys.executable, "-c", _IMPORT_PROBE], as_root=as_root)
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(argv, capture_output=True, encoding="utf-8", errors="replace", timeout=120)
         except (OSError, subprocess.TimeoutExpired) as e:
             return f"a test sandbox did not start ({type(e).__name__}: {e})"
     found = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []

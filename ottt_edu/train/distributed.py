@@ -106,7 +106,8 @@ def init_distributed(
 
     By default everything comes from torchrun's environment (``RANK``, ``WORLD_SIZE``,
     ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``). Tests pass ``rank``, ``world_size`` and
-    ``init_method='tcp://127.0.0.1:PORT'`` instead. ``device='auto'`` uses ``cuda:LOCAL_RANK``
+    ``init_method='file:///path/to/a/new/file'`` instead (a ``tcp://`` store needs libuv,
+    which PyTorch's Windows wheels lack). ``device='auto'`` uses ``cuda:LOCAL_RANK``
     when CUDA is available, else the CPU; ``backend`` defaults to ``choose_backend(device)``.
     """
     rank = _env_int("RANK") if rank is None else rank

@@ -148,7 +148,7 @@ def _write_settings(settings_dir: Path) -> None:
     for rel, content in LAB_SETTINGS.items():
         target = settings_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(content))
+        target.write_text(json.dumps(content), encoding="utf-8")
 
 
 def _write_kernelspec(data_dir: Path) -> None:
@@ -156,7 +156,7 @@ def _write_kernelspec(data_dir: Path) -> None:
     spec_dir.mkdir(parents=True)
     spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": "Python (ottt-edu)", "language": "python"}
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
 
 
 def _stop_server(proc: subprocess.Popen, url: str, token: str) -> None:
@@ -172,6 +172,11 @@ def _stop_server(proc: subprocess.Popen, url: str, token: str) -> None:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             pass
+    if not hasattr(os, "killpg"):  # Windows: no process group to signal; end the server itself
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=15)
+        return
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if proc.poll() is not None:
             break
@@ -253,14 +258,15 @@ def lab(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         deadline = time.monotonic() + limit(SERVER_START_S)
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited early:\n{log_path.read_text()[-3000:]}")
+                tail = log_path.read_text(encoding="utf-8")[-3000:]
+                raise RuntimeError(f"JupyterLab exited early:\n{tail}")
             try:
                 urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5).read()
                 break
             except OSError:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"JupyterLab did not start in {limit(SERVER_START_S):.0f} s:"
-                                       f"\n{log_path.read_text()[-3000:]}")
+                                       f"\n{log_path.read_text(encoding='utf-8')[-3000:]}")
                 time.sleep(0.5)
         yield {"url": url, "token": token, "log": log_path, "chromium": chromium_path,
                "root": work / "notebooks"}

@@ -36,14 +36,14 @@ def test_report_against_the_repository_lock_is_ok():
 def test_read_pins_handles_markers_and_comments(tmp_path):
     lock = tmp_path / "lock.txt"
     lock.write_text("# comment\nTorch==2.13.0\nappnope==0.1.4; sys_platform == \"darwin\"\n"
-                    "scikit_learn==1.9.1  # pinned\n")
+                    "scikit_learn==1.9.1  # pinned\n", encoding="utf-8")
     assert environment.read_pins(lock) == {"torch": "2.13.0", "appnope": "0.1.4",
                                            "scikit-learn": "1.9.1"}
 
 
 def test_a_different_version_is_reported_with_the_fix(tmp_path):
     lock = tmp_path / "lock.txt"
-    lock.write_text("torch==1.0.0\n")
+    lock.write_text("torch==1.0.0\n", encoding="utf-8")
     report = environment.check_environment(lock)
     assert not report.ok
     text = str(report)

@@ -1087,7 +1087,7 @@ def test_wrapping_prediction_task_text_names_every_allowed_name():
     import pathlib
     from ottt_edu.course.exercises import WRAPPER_NAMES
     md = (pathlib.Path(__file__).parents[2] / "notebooks"
-          / "05_spike_trace_op_and_ottt_sequential.md").read_text()
+          / "05_spike_trace_op_and_ottt_sequential.md").read_text(encoding="utf-8")
     task = md.split("### Your turn: predict the wrapping")[1].split("```")[0]
     for wrapper in WRAPPER_NAMES:
         assert f'"{wrapper}"' in task

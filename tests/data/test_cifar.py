@@ -194,7 +194,7 @@ def test_narrow_recipe_runs_on_fake_cifar_files(tmp_path, capsys):
     assert main(argv) == 0
     assert "final test accuracy" in capsys.readouterr().out
     import json
-    saved = json.loads((tmp_path / "h.json").read_text())
+    saved = json.loads((tmp_path / "h.json").read_text(encoding="utf-8"))
     assert saved["config"]["model"] == "vgg" and saved["config"]["loss"] == "ce_mse"
     assert len(saved["history"]["train_loss"]) == 1
 

@@ -14,7 +14,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import spikingjelly_parity as parity  # noqa: E402
 
-REFERENCE = json.loads((ROOT / "tests" / "functional" / "spikingjelly_2.0.0_reference.json").read_text())
+REFERENCE = json.loads((ROOT / "tests" / "functional" / "spikingjelly_2.0.0_reference.json")
+                       .read_text(encoding="utf-8"))
 OURS = parity.run_all(parity.ottt_edu_api())
 
 

@@ -138,7 +138,7 @@ def test_listing_latest_and_pruning(tmp_path):
     for e in (1, 2, 10):
         save_checkpoint(checkpoint_path(tmp_path, e), small_state(e))
     (tmp_path / ".epoch_0011.pt.abc.tmp").write_bytes(b"left by a kill")
-    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
     assert [e for e, _ in list_checkpoints(tmp_path)] == [1, 2, 10]
     assert latest_checkpoint(tmp_path).name == "epoch_0010.pt"
     assert [p.name for p in prune_checkpoints(tmp_path, keep=2)] == ["epoch_0001.pt"]

@@ -18,7 +18,7 @@ def test_short_run_writes_json_and_png(tmp_path, capsys):
     out = capsys.readouterr()
     assert "final test accuracy:" in out.out
     assert "epoch   2" in out.out + out.err
-    saved = json.loads(js.read_text())
+    saved = json.loads(js.read_text(encoding="utf-8"))
     assert saved["config"]["T"] == 2 and saved["config"]["hidden"] == [16]
     assert saved["history"]["epoch"] == [1, 2] and len(saved["history"]["test_acc"]) == 2
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,5 +1,6 @@
-"""SLTT (and SLTT-K) and FPTT under DistributedDataParallel: two CPU processes (gloo on 127.0.0.1)
-give the parameters of one process on the combined batch; SLTT all-reduces once per batch."""
+"""SLTT (and SLTT-K) and FPTT under DistributedDataParallel: two CPU processes (gloo, meeting
+through a file) give the parameters of one process on the combined batch; SLTT all-reduces once
+per batch."""
 from __future__ import annotations
 
 import contextlib
@@ -15,7 +16,7 @@ from ottt_edu.train.distributed import (init_distributed, sync_context_for, tear
                                   wrap_ddp)
 from ottt_edu.train.online_steps import FPTTStep, sltt_step
 from test_distributed import (B_LOCAL, LR, WORLD, assert_same_params, combined_batch, count_allreduces,
-                              free_port, make_model, seq)
+                              make_model, rendezvous_file, seq)
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                                 reason="torch.distributed with gloo is not available")
@@ -31,9 +32,8 @@ def _steps():
             "fptt": ("bptt", FPTTStep(alpha=0.2))}
 
 
-def _worker(rank: int, port: int, out_dir: str) -> None:
-    ctx = init_distributed(device="cpu", rank=rank, world_size=WORLD,
-                           init_method=f"tcp://127.0.0.1:{port}")
+def _worker(rank: int, init_method: str, out_dir: str) -> None:
+    ctx = init_distributed(device="cpu", rank=rank, world_size=WORLD, init_method=init_method)
     try:
         x, y = combined_batch()
         rows = slice(rank * B_LOCAL, (rank + 1) * B_LOCAL)
@@ -55,7 +55,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp_online")
-    mp.start_processes(_worker, args=(free_port(), str(out)), nprocs=WORLD, join=True,
+    mp.start_processes(_worker, args=(rendezvous_file(out), str(out)), nprocs=WORLD, join=True,
                        start_method="spawn")
     return [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
 

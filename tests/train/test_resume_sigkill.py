@@ -119,6 +119,6 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path, refere
                        str(tmp_path / "resumed.json")), check=True, env=env(), timeout=120)
 
     assert_same_final_checkpoint(ref_dir, run_dir)
-    ref_json = json.loads(ref_json.read_text())
-    got_json = json.loads((tmp_path / "resumed.json").read_text())
+    ref_json = json.loads(ref_json.read_text(encoding="utf-8"))
+    got_json = json.loads((tmp_path / "resumed.json").read_text(encoding="utf-8"))
     assert without_time(ref_json["history"]) == without_time(got_json["history"])
