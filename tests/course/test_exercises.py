@@ -1665,3 +1665,14 @@ def test_replace_by_detach_refuses_the_other_ways(answer, how):
     .detach() only."""
     with pytest.raises(ExerciseError, match=f"uses {re.escape(how)}"):
         check_replace_by_detach(answer)
+
+
+def test_spike_trace_op_a_tuple_is_refused_as_in_04():
+    """Issue 25: a tuple was refused from 04's neuron but accepted from MySpikeTraceOp; both ask
+    for the list now."""
+    class AsTuple(MySpikeTraceOp):
+        def forward(self, x):
+            return tuple(super().forward(x))
+
+    with pytest.raises(ExerciseError, match="returned a tuple of two tensors"):
+        check_spike_trace_op(AsTuple)

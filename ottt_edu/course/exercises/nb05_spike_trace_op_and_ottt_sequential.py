@@ -162,6 +162,13 @@ def check_spike_trace_op(op_class: Callable[[nn.Module], nn.Module]) -> bool:
                     f"  提示：调用者可能还需要它的 [spike, trace]；请返回一个新的列表 "
                     f"[module(spike), module(trace)]。"))
             want_s, want_a = m(spike0), m(trace0)
+            if isinstance(out, tuple) and len(out) == 2:  # as 04's neuron: a list, the pair's form
+                raise ExerciseError(say(
+                    f"{name}: for {case} your wrapper returned a tuple of two tensors.\n  hint: "
+                    f"return the pair as a list, [module(spike), module(trace)], as OTTTLIFNode "
+                    f"returns it: the next layers tell a pair from a tensor by it.",
+                    f"{name}：{case}：你的包装器返回了由两个张量组成的元组。\n  提示：请像 OTTTLIFNode "
+                    f"那样把这一对作为列表 [module(spike), module(trace)] 返回：后面的层靠它区分一对张量和单个张量。"))
             if not (isinstance(out, (list, tuple)) and len(out) == 2
                     and all(isinstance(o, torch.Tensor) for o in out)):
                 raise ExerciseError(say(f"{name}: for {case} your wrapper returned {_fmt(out)}.\n"
