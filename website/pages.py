@@ -33,6 +33,7 @@ PAGES = {
     "classroom": ("docs/classroom.md", "docs/zh-CN/classroom.md"),
     "teaching": ("docs/teaching.md", None),
     "testing": ("docs/testing.md", "docs/zh-CN/testing.md"),
+    "spikingjelly": ("docs/spikingjelly.md", "docs/zh-CN/spikingjelly.md"),
     "glossary": ("docs/glossary.zh-CN.md", "docs/glossary.zh-CN.md"),  # one bilingual page
 }
 #: pages with no Chinese source: the Chinese site has a short page that links to the English one

@@ -1676,3 +1676,14 @@ def test_spike_trace_op_a_tuple_is_refused_as_in_04():
 
     with pytest.raises(ExerciseError, match="returned a tuple of two tensors"):
         check_spike_trace_op(AsTuple)
+
+
+def test_a_closed_form_without_the_guard_is_told_the_neuron_never_fires():
+    """The second student pass: math.log of a negative number for a neuron that never fires
+    came out as a bare ValueError from inside the checker."""
+    def first_spike_time(x, tau, v_threshold):
+        k = 1 - 1 / tau
+        return max(0, math.ceil(math.log(1 - v_threshold / (x * tau)) / math.log(k)) - 1)
+
+    with pytest.raises(ExerciseError, match=r"ValueError(.|\n)*this neuron never fires"):
+        check_first_spike_time(first_spike_time)
