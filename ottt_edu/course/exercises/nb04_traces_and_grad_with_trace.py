@@ -86,15 +86,18 @@ def check_trace_closed_form(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
             shifted = torch.cat([torch.zeros_like(traces[:1]), traces[:-1]])
             spikes64 = spikes.double()
             if not torch.isfinite(got).all():
-                hint = say(f"your traces hold inf or NaN for this long spike train: k^(t - t') with "
-                           f"t' > t is k to a negative power, up to k^-{T - 1} = {k ** -(T - 1):.3g}, "
-                           f"past {str(dtype).replace('torch.', '')}'s range (and so is 1 / k^t). "
-                           f"Zero the upper triangle before you raise k to the power: clamp the "
-                           f"exponent at 0 (or torch.where on t' <= t), then mask.",
-                           f"对这个较长的脉冲序列，你的迹含有 inf 或 NaN：t' > t 时 k^(t - t') 是 k 的负数次幂，"
-                           f"最大可达 k^-{T - 1} = {k ** -(T - 1):.3g}，超出了 "
-                           f"{str(dtype).replace('torch.', '')} 的表示范围（1 / k^t 也一样）。"
-                           f"请在求幂之前处理上三角：先把指数截断为不小于 0（或对 t' <= t 用 torch.where），再做掩码。")
+                first = int((~torch.isfinite(got)).any(dim=1).nonzero()[0])
+                hint = say(f"your traces hold inf or NaN for this long spike train, from t = {first} "
+                           f"on: k^(t - t') with t' > t is k to a negative power, up to k^-{T - 1} = "
+                           f"{k ** -(T - 1):.3g}, past {str(dtype).replace('torch.', '')}'s range, and "
+                           f"so is 1 / k^t. For the matrix: zero the upper triangle before you raise k "
+                           f"to the power (clamp the exponent at 0, or torch.where on t' <= t). A form "
+                           f"that divides by k^t cannot be saved this way: use the matrix.",
+                           f"对这个较长的脉冲序列，你的迹从 t = {first} 起含有 inf 或 NaN：t' > t 时 k^(t - t') "
+                           f"是 k 的负数次幂，最大可达 k^-{T - 1} = {k ** -(T - 1):.3g}，超出了 "
+                           f"{str(dtype).replace('torch.', '')} 的表示范围，1 / k^t 也一样。对矩阵形式："
+                           f"请在求幂之前处理上三角（把指数截断为不小于 0，或对 t' <= t 用 torch.where）。"
+                           f"除以 k^t 的形式无法这样补救：请改用矩阵形式。")
             elif torch.allclose(got.double(), (k ** lag.abs()) @ spikes64, atol=atol) or torch.allclose(
                     got.double(), (k ** lag) @ spikes64, atol=atol):
                 hint = say("no mask: your K is non-zero above the diagonal too, so each trace also "

@@ -108,10 +108,10 @@ def check_wrapping_prediction(net: OTTTSequential, prediction: Optional[Sequence
                 f"{name}：层 {layer}：{answer!r} 不是包装名称；请使用 {list(WRAPPER_NAMES)} 之一。"
             ))
         if ans != how:
-            wrong.append(say(f"  layer {layer}: you said {ans}, OTTTSequential uses {how} "
-                             f"({_WRAPPER_REASON[how]}).",
-                             f"  层 {layer}：你的答案是 {ans}，OTTTSequential 使用的是 {how}"
-                             f"（{_WRAPPER_REASON_ZH[how]}）。"))
+            wrong.append(say(f"  layer {layer}: you said {ans}; for a [spike, trace] input "
+                             f"OTTTSequential would use {how} ({_WRAPPER_REASON[how]}).",
+                             f"  层 {layer}：你的答案是 {ans}；对 [spike, trace] 输入，OTTTSequential "
+                             f"会使用 {how}（{_WRAPPER_REASON_ZH[how]}）。"))
     if wrong:
         raise ExerciseError(say(f"{name}: {len(wrong)} of {len(truth)} layers wrong.\n",
                                 f"{name}：{len(truth)} 层中有 {len(wrong)} 层答错了。\n")
